@@ -1,0 +1,212 @@
+"""The Python API of vmim: everything the command line can do.
+
+``Manager`` works on one loaded configuration. It prints nothing and never
+exits: it returns result dataclasses and raises ``VmimError`` subclasses that
+carry their message and exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmim import config as config_mod
+from vmim import locking, mounts
+from vmim.config import Config, SlotConfig
+from vmim.errors import OperationError, StateError
+from vmim.hypervisor import DomainState, Hypervisor
+
+
+@dataclass(frozen=True)
+class SlotStatus:
+    name: str
+    uri: str
+    store_type: str
+    state: str
+    mounted: str | None
+    locked_by: locking.Holder | None
+
+    @property
+    def free(self) -> bool:
+        return self.locked_by is None and not DomainState(self.state).active
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    slot: str
+    action: str
+    before: str
+    after: str
+    changed: bool
+    message: str
+
+
+class Manager:
+    def __init__(self, cfg: Config, lock_wait: float = 0.0) -> None:
+        self.config = cfg
+        self.lock_wait = lock_wait
+        self._hypervisors: dict[str, Hypervisor] = {}
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str] | None = None, lock_wait: float = 0.0) -> Manager:
+        return cls(config_mod.load(path), lock_wait=lock_wait)
+
+    def close(self) -> None:
+        for hypervisor in self._hypervisors.values():
+            hypervisor.close()
+        self._hypervisors.clear()
+
+    def __enter__(self) -> Manager:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def hypervisor(self, slot: SlotConfig) -> Hypervisor:
+        hypervisor = self._hypervisors.get(slot.uri)
+        if hypervisor is None:
+            hypervisor = self._hypervisors[slot.uri] = Hypervisor(slot.uri)
+        return hypervisor
+
+    def resolve(self, names: Iterable[str] | None) -> list[SlotConfig]:
+        """Slots by name, all checked before any work starts; all slots when ``names`` is None."""
+        if names is None:
+            return list(self.config.slots.values())
+        return [self.config.slot(name) for name in names]
+
+    @contextlib.contextmanager
+    def lease(self, slot: SlotConfig) -> Iterator[locking.Holder]:
+        with locking.lease(self.config.statedir, slot.name, wait=self.lock_wait) as me:
+            yield me
+
+    def state(self, slot: SlotConfig) -> DomainState:
+        return self.hypervisor(slot).state(slot.name)
+
+    @staticmethod
+    def mounted_at(slot: SlotConfig) -> Path | None:
+        if slot.mount is None:
+            return None
+        return slot.mount if mounts.mount_at(slot.mount) is not None else None
+
+    # -- read-only verbs -----------------------------------------------------------------
+
+    def status(self, names: Sequence[str] | None = None) -> list[SlotStatus]:
+        out = []
+        for slot in self.resolve(names):
+            mounted = self.mounted_at(slot)
+            out.append(
+                SlotStatus(
+                    name=slot.name,
+                    uri=slot.uri,
+                    store_type=slot.store_type,
+                    state=self.state(slot).value,
+                    mounted=str(mounted) if mounted else None,
+                    locked_by=locking.holder(self.config.statedir, slot.name),
+                )
+            )
+        return out
+
+    def free(self) -> list[SlotStatus]:
+        return [s for s in self.status() if s.free]
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def up(self, names: Sequence[str]) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                results.append(self._up(slot))
+        return results
+
+    def down(
+        self, names: Sequence[str], timeout: float | None = None, force: bool = True
+    ) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                results.append(self._down(slot, timeout, force))
+        return results
+
+    def kill(self, names: Sequence[str]) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                results.append(self._kill(slot))
+        return results
+
+    def restart(
+        self, names: Sequence[str], timeout: float | None = None, force: bool = True
+    ) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                before = self.state(slot)
+                self._down(slot, timeout, force)
+                started = self._up(slot)
+                results.append(
+                    ActionResult(slot.name, "restart", before.value, started.after, True,
+                                 f"{slot.name}: restarted")
+                )
+        return results
+
+    def _up(self, slot: SlotConfig) -> ActionResult:
+        hv = self.hypervisor(slot)
+        before = hv.state(slot.name)
+        if before in (DomainState.RUNNING, DomainState.BLOCKED):
+            return ActionResult(slot.name, "up", before.value, before.value, False,
+                                f"{slot.name}: already running")
+        mounted = self.mounted_at(slot)
+        if mounted is not None:
+            raise StateError(
+                f"slot '{slot.name}': its disk is mounted on the host at {mounted}",
+                f"run 'vmim release {slot.name}' first; a guest must never boot a mounted disk",
+            )
+        if before == DomainState.PAUSED:
+            hv.resume(slot.name)
+            message = "resumed"
+        else:
+            hv.start(slot.name)
+            message = "started"
+        after = hv.state(slot.name)
+        return ActionResult(slot.name, "up", before.value, after.value, True,
+                            f"{slot.name}: {message}")
+
+    def _down(self, slot: SlotConfig, timeout: float | None, force: bool) -> ActionResult:
+        hv = self.hypervisor(slot)
+        before = hv.state(slot.name)
+        if not before.active:
+            return ActionResult(slot.name, "down", before.value, before.value, False,
+                                f"{slot.name}: already {before.value}")
+        if before == DomainState.PAUSED:
+            # A paused guest cannot see the ACPI power button.
+            hv.resume(slot.name)
+        limit = slot.shutdown_timeout if timeout is None else timeout
+        if hv.shutdown_and_wait(slot.name, limit):
+            message = "shut down"
+        elif force:
+            hv.destroy(slot.name)
+            message = f"did not shut down within {limit:g} s; destroyed"
+        else:
+            raise OperationError(
+                f"slot '{slot.name}' did not shut down within {limit:g} s",
+                f"raise --timeout, drop --no-force, or 'vmim kill {slot.name}'",
+            )
+        after = hv.state(slot.name)
+        return ActionResult(slot.name, "down", before.value, after.value, True,
+                            f"{slot.name}: {message}")
+
+    def _kill(self, slot: SlotConfig) -> ActionResult:
+        hv = self.hypervisor(slot)
+        before = hv.state(slot.name)
+        if not before.active:
+            return ActionResult(slot.name, "kill", before.value, before.value, False,
+                                f"{slot.name}: already {before.value}")
+        hv.destroy(slot.name)
+        after = hv.state(slot.name)
+        return ActionResult(slot.name, "kill", before.value, after.value, True,
+                            f"{slot.name}: destroyed")

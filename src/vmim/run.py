@@ -1,0 +1,107 @@
+"""The one place vmim runs external programs.
+
+Commands are argv lists, never shell strings; the environment is pinned to the
+C locale so tool output parses the same everywhere; stdin is /dev/null so a
+tool never waits on a terminal. A failure carries the quoted command, its
+exit status and the tail of its stderr; a missing program names the Debian
+package that provides it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from vmim.errors import ToolError
+
+log = logging.getLogger(__name__)
+
+# Which Debian package ships each program vmim runs.
+PACKAGES = {
+    "rsync": "rsync",
+    "tar": "tar",
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "pigz": "pigz",
+    "bzip2": "bzip2",
+    "cpio": "cpio",
+    "losetup": "mount",
+    "mount": "mount",
+    "umount": "mount",
+    "sfdisk": "fdisk",
+    "mkswap": "util-linux",
+    "mkfs.ext4": "e2fsprogs",
+    "mke2fs": "e2fsprogs",
+    "mkfs.xfs": "xfsprogs",
+    "mkfs.btrfs": "btrfs-progs",
+    "qemu-img": "qemu-utils",
+    "kpartx": "kpartx",
+    "virsh": "libvirt-clients",
+}
+
+STDERR_TAIL = 800
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
+    env["LANG"] = "C.UTF-8"
+    env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+def which(program: str) -> str:
+    """Full path of ``program``, or a ToolError naming its package."""
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if found is None:
+        package = PACKAGES.get(program)
+        hint = f"install it: apt-get install {package}" if package else "install it"
+        raise ToolError(f"required program '{program}' not found", hint)
+    return found
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float | None = None,
+    check: bool = True,
+    capture: bool = True,
+    cwd: Path | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` and return its result; raise ToolError on failure when ``check``."""
+    args = [os.fspath(a) for a in argv]
+    args[0] = which(args[0])
+    log.debug("run: %s", shlex.join(args))
+    try:
+        result = subprocess.run(
+            args,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            input=input,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=_env(),
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{shlex.join(args)} did not finish within {timeout:g} s") from None
+    if check and result.returncode != 0:
+        raise failure(args, result.returncode, result.stderr)
+    return result
+
+
+def failure(args: Sequence[str], returncode: int, stderr: str | None) -> ToolError:
+    status = f"exit status {returncode}" if returncode >= 0 else f"signal {-returncode}"
+    detail = (stderr or "").strip().replace("\n", " | ")
+    if len(detail) > STDERR_TAIL:
+        detail = "..." + detail[-STDERR_TAIL:]
+    message = f"{shlex.join(args)} failed with {status}"
+    return ToolError(f"{message}: {detail}" if detail else message)
