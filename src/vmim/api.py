@@ -51,7 +51,9 @@ class Manager:
         self._hypervisors: dict[str, Hypervisor] = {}
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str] | None = None, lock_wait: float = 0.0) -> Manager:
+    def from_file(
+        cls, path: str | os.PathLike[str] | None = None, lock_wait: float = 0.0
+    ) -> Manager:
         return cls(config_mod.load(path), lock_wait=lock_wait)
 
     def close(self) -> None:
@@ -149,8 +151,14 @@ class Manager:
                 self._down(slot, timeout, force)
                 started = self._up(slot)
                 results.append(
-                    ActionResult(slot.name, "restart", before.value, started.after, True,
-                                 f"{slot.name}: restarted")
+                    ActionResult(
+                        slot.name,
+                        "restart",
+                        before.value,
+                        started.after,
+                        True,
+                        f"{slot.name}: restarted",
+                    )
                 )
         return results
 
@@ -158,8 +166,9 @@ class Manager:
         hv = self.hypervisor(slot)
         before = hv.state(slot.name)
         if before in (DomainState.RUNNING, DomainState.BLOCKED):
-            return ActionResult(slot.name, "up", before.value, before.value, False,
-                                f"{slot.name}: already running")
+            return ActionResult(
+                slot.name, "up", before.value, before.value, False, f"{slot.name}: already running"
+            )
         mounted = self.mounted_at(slot)
         if mounted is not None:
             raise StateError(
@@ -173,15 +182,22 @@ class Manager:
             hv.start(slot.name)
             message = "started"
         after = hv.state(slot.name)
-        return ActionResult(slot.name, "up", before.value, after.value, True,
-                            f"{slot.name}: {message}")
+        return ActionResult(
+            slot.name, "up", before.value, after.value, True, f"{slot.name}: {message}"
+        )
 
     def _down(self, slot: SlotConfig, timeout: float | None, force: bool) -> ActionResult:
         hv = self.hypervisor(slot)
         before = hv.state(slot.name)
         if not before.active:
-            return ActionResult(slot.name, "down", before.value, before.value, False,
-                                f"{slot.name}: already {before.value}")
+            return ActionResult(
+                slot.name,
+                "down",
+                before.value,
+                before.value,
+                False,
+                f"{slot.name}: already {before.value}",
+            )
         if before == DomainState.PAUSED:
             # A paused guest cannot see the ACPI power button.
             hv.resume(slot.name)
@@ -197,16 +213,24 @@ class Manager:
                 f"raise --timeout, drop --no-force, or 'vmim kill {slot.name}'",
             )
         after = hv.state(slot.name)
-        return ActionResult(slot.name, "down", before.value, after.value, True,
-                            f"{slot.name}: {message}")
+        return ActionResult(
+            slot.name, "down", before.value, after.value, True, f"{slot.name}: {message}"
+        )
 
     def _kill(self, slot: SlotConfig) -> ActionResult:
         hv = self.hypervisor(slot)
         before = hv.state(slot.name)
         if not before.active:
-            return ActionResult(slot.name, "kill", before.value, before.value, False,
-                                f"{slot.name}: already {before.value}")
+            return ActionResult(
+                slot.name,
+                "kill",
+                before.value,
+                before.value,
+                False,
+                f"{slot.name}: already {before.value}",
+            )
         hv.destroy(slot.name)
         after = hv.state(slot.name)
-        return ActionResult(slot.name, "kill", before.value, after.value, True,
-                            f"{slot.name}: destroyed")
+        return ActionResult(
+            slot.name, "kill", before.value, after.value, True, f"{slot.name}: destroyed"
+        )

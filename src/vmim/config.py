@@ -227,9 +227,7 @@ def _warn_unknown(
 ) -> None:
     for key, entry in section.entries.items():
         if key not in known:
-            warnings.append(
-                f"{path}:{entry.line}: unknown key '{key}' in [{section.name}] ignored"
-            )
+            warnings.append(f"{path}:{entry.line}: unknown key '{key}' in [{section.name}] ignored")
 
 
 def _value(entry: inifile.Entry, path: str, section: str) -> str | list[str]:
@@ -242,7 +240,7 @@ def _value(entry: inifile.Entry, path: str, section: str) -> str | list[str]:
                 f"{path}:{entry.line}: key '{entry.key}' in [{section}]: {exc}",
                 'write lists as ["a", "b"]',
             ) from None
-    if raw[:1] in "\"'" and (len(raw) < 2 or raw[-1] != raw[0]):
+    if raw and raw[0] in "\"'" and (len(raw) < 2 or raw[-1] != raw[0]):
         raise ConfigError(
             f"{path}:{entry.line}: key '{entry.key}' in [{section}]: unclosed quote {raw[0]}"
         )
@@ -294,7 +292,9 @@ def _slot(
         )
     virt_type = (text("virt_type") or "kvm").lower()
     if virt_type not in VIRT_TYPES:
-        raise fail("virt_type", f"unknown virt_type {virt_type!r}", f"known: {', '.join(VIRT_TYPES)}")
+        raise fail(
+            "virt_type", f"unknown virt_type {virt_type!r}", f"known: {', '.join(VIRT_TYPES)}"
+        )
 
     partition = number("partition", _positive_int, None, "a positive whole number")
     memory = number("memory", _mebibytes, 512, "a memory size (MiB, or with a K/M/G suffix)")

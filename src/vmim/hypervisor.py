@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import libvirt
@@ -21,7 +21,7 @@ from vmim.errors import HypervisorError
 log = logging.getLogger(__name__)
 
 
-class DomainState(str, Enum):
+class DomainState(StrEnum):
     RUNNING = "running"
     BLOCKED = "blocked"
     PAUSED = "paused"

@@ -15,6 +15,7 @@ import fcntl
 import getpass
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -42,12 +43,21 @@ class Holder:
             pid=os.getpid(),
             host=socket.gethostname(),
             user=_user(),
-            command=" ".join(sys.argv) or sys.executable,
+            command=_command(),
             since=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} ({self.user}, since {self.since}): {self.command}"
+
+
+def _command() -> str:
+    if not sys.argv or not sys.argv[0]:
+        return Path(sys.executable).name
+    program = Path(sys.argv[0]).name
+    if program == "__main__.py":  # python -m vmim
+        program = "vmim"
+    return shlex.join([program, *sys.argv[1:]])
 
 
 def _user() -> str:

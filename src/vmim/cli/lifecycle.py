@@ -13,8 +13,7 @@ timeout_option = click.option(
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
-    help="How long to wait for a graceful shutdown [default: the slot's "
-    "shutdown_timeout, 180].",
+    help="How long to wait for a graceful shutdown [default: the slot's shutdown_timeout, 180].",
 )
 force_option = click.option(
     "--force/--no-force",

@@ -32,7 +32,9 @@ log = logging.getLogger("vmim")
 @click.option("-v", "--verbose", count=True, help="Say more; -v shows tracebacks of errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, as_json: bool, verbose: int, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, as_json: bool, verbose: int, quiet: bool
+) -> None:
     """Reset a fixed pool of libvirt VM slots to named OS images."""
     options = Options(config_path=config_path, json=as_json, verbose=verbose, quiet=quiet)
     ctx.obj = options

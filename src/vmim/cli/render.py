@@ -39,10 +39,12 @@ def emit_json(document: dict[str, Any]) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     grid = Table(title=title, box=None, header_style="bold", pad_edge=False)
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*row)
-    Console(file=sys.stdout, soft_wrap=True).print(grid)
+    # Piped output is read by scripts: never cut a value to fit a pretend screen.
+    width = None if sys.stdout.isatty() else 100_000
+    Console(file=sys.stdout, width=width).print(grid)
 
 
 def actions(command: str, results: Sequence[ActionResult], as_json: bool, quiet: bool) -> None:

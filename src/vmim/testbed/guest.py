@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import shutil
 import stat
 import tempfile
@@ -92,6 +91,8 @@ poweroff -f
 class TestGuest:
     """Paths of the cached kernel and initramfs."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, cache: Path = DEFAULT_CACHE) -> None:
         self.cache = cache
         self.kernel = cache / "vmlinuz"
@@ -113,7 +114,7 @@ class TestGuest:
             folder.chmod(folder.stat().st_mode | 0o055)
         with tempfile.TemporaryDirectory(dir=self.cache) as scratch:
             work = Path(scratch)
-            os.chmod(work, 0o755)
+            Path(work).chmod(0o755)
             run(["apt-get", "download", KERNEL_PACKAGE], cwd=work, timeout=600)
             meta = next(work.glob(f"{KERNEL_PACKAGE}_*.deb"))
             depends = run(["dpkg-deb", "-f", meta, "Depends"]).stdout
@@ -128,10 +129,10 @@ class TestGuest:
             initrd = _initramfs(modules)
             shutil.copyfile(kernel, work / "vmlinuz")
             (work / "initrd.img").write_bytes(initrd)
-            os.chmod(work / "vmlinuz", 0o644)
-            os.chmod(work / "initrd.img", 0o644)
-            os.replace(work / "initrd.img", self.initrd)
-            os.replace(work / "vmlinuz", self.kernel)
+            Path(work / "vmlinuz").chmod(0o644)
+            Path(work / "initrd.img").chmod(0o644)
+            Path(work / "initrd.img").replace(self.initrd)
+            Path(work / "vmlinuz").replace(self.kernel)
         return self
 
 
@@ -153,8 +154,11 @@ def _initramfs(modules: Path) -> bytes:
         init.chmod(0o755)
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         archive = root.parent / f"{root.name}.cpio"
-        run(["cpio", "-o", "-H", "newc", "--quiet", "-O", archive],
-            input="\n".join([".", *files]) + "\n", cwd=root)
+        run(
+            ["cpio", "-o", "-H", "newc", "--quiet", "-O", archive],
+            input="\n".join([".", *files]) + "\n",
+            cwd=root,
+        )
         try:
             data = archive.read_bytes()
         finally:
@@ -194,9 +198,22 @@ def make_disk(path: Path, tree: Path, size_mib: int = 64, partitioned: bool = Tr
     if partitioned:
         run(["sfdisk", "-q", path], input="start=2048, type=83\n", timeout=60)
         offset = 1024 * 1024
-        run(["mke2fs", "-q", "-F", "-t", "ext4", "-E", f"offset={offset}", "-d", tree,
-             path, f"{size_mib - 1}M"], timeout=300)
+        run(
+            [
+                "mke2fs",
+                "-q",
+                "-F",
+                "-t",
+                "ext4",
+                "-E",
+                f"offset={offset}",
+                "-d",
+                tree,
+                path,
+                f"{size_mib - 1}M",
+            ],
+            timeout=300,
+        )
     else:
         run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, path], timeout=300)
     return path
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from vmim.testbed.guest import READY_LINE, TestGuest, make_disk, make_root_tree
 
 @dataclass(frozen=True)
 class TestSlot:
+    __test__ = False  # not a pytest test class
+
     name: str
     disk: Path
     mount: Path
@@ -25,6 +26,8 @@ class TestSlot:
 
 @dataclass
 class TestHost:
+    __test__ = False  # not a pytest test class
+
     base: Path
     uri: str
     config: Path
@@ -45,8 +48,9 @@ class TestHost:
             if text in seen:
                 return seen
             time.sleep(0.1)
-        raise TimeoutError(f"{slot}: {text!r} not on the console in {timeout:g} s:\n"
-                           f"{self.console(slot)}")
+        raise TimeoutError(
+            f"{slot}: {text!r} not on the console in {timeout:g} s:\n{self.console(slot)}"
+        )
 
     def undefine(self) -> None:
         conn = libvirt.open(self.uri)
@@ -66,7 +70,7 @@ class TestHost:
 def open_folder(path: Path) -> Path:
     """Create ``path`` readable by libvirt's qemu user (it does not run as root)."""
     path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o755)
+    Path(path).chmod(0o755)
     return path
 
 
@@ -108,9 +112,9 @@ cmdline = "{cmdline}"
         f"""# A vmim host made by vmim.testbed.
 [vmim.local]
 vmemulator = "{uri}"
-statedir = "{statedir or base / 'state'}"
-vmimages = "{base / 'images'}"
-vmextracts = "{base / 'extracts'}"
+statedir = "{statedir or base / "state"}"
+vmimages = "{base / "images"}"
+vmextracts = "{base / "extracts"}"
 virt_type = "qemu"
 memory = 128
 kernel = "{guest.kernel}"

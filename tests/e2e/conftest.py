@@ -1,0 +1,46 @@
+"""Real libvirtd, real QEMU (software emulation), the tiny guest from Debian packages."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require_libvirtd
+from vmim.testbed.guest import TestGuest
+from vmim.testbed.host import TestHost, make_host
+
+E2E_ROOT = Path("/var/tmp/vmim-e2e")
+
+
+@pytest.fixture(scope="session")
+def guest() -> TestGuest:
+    require_libvirtd()
+    built = TestGuest()
+    if not built.built:
+        pytest.fail("the test guest is not built: run scripts/setup.sh (it builds it)")
+    return built
+
+
+MakeHost = Callable[..., TestHost]
+
+
+@pytest.fixture
+def e2e_host(guest: TestGuest, request: pytest.FixtureRequest) -> Iterator[MakeHost]:
+    """Make a host of real slots under /var/tmp (libvirt's qemu user must reach it)."""
+    made: list[TestHost] = []
+    base = E2E_ROOT / request.node.name[:60]
+
+    def make(names: list[str], **kwargs: object) -> TestHost:
+        if base.exists():
+            shutil.rmtree(base)
+        host = make_host(base, guest, names, **kwargs)  # type: ignore[arg-type]
+        made.append(host)
+        return host
+
+    yield make
+    for host in made:
+        host.undefine()
+        shutil.rmtree(host.base, ignore_errors=True)
