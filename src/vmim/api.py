@@ -113,6 +113,11 @@ class Manager:
             )
         return out
 
+    def locked(self) -> list[str]:
+        """Names of the slots whose lease some process holds (asks no hypervisor)."""
+        statedir = self.config.statedir
+        return [name for name in self.config.slots if locking.holder(statedir, name)]
+
     def free(self) -> list[SlotStatus]:
         return [s for s in self.status() if s.free]
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.e2e.conftest import MakeHost
 from tests.helpers import vmim
@@ -55,6 +56,27 @@ def test_kill_destroys_a_running_guest(e2e_host: MakeHost) -> None:
     assert (kill.returncode, kill.stdout) == (0, "vmim-e2e-kill: destroyed\n")
     assert state(host, "vmim-e2e-kill") == "shut off"
     assert "power button" not in host.console("vmim-e2e-kill")
+
+
+def test_the_seed_flags_start_and_kill_a_guest(e2e_host: MakeHost) -> None:
+    host = e2e_host(["vmim-e2e-seed"])
+    seed_tool = Path(sys.executable).with_name("vmimagemanager")
+    up = subprocess.run(
+        [seed_tool, "-c", str(host.config), "-b", "vmim-e2e-seed", "-u"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (up.returncode, up.stdout) == (0, "vmim-e2e-seed: started\n"), up.stderr
+    host.wait_console("vmim-e2e-seed")
+    kill = subprocess.run(
+        [seed_tool, "--config", str(host.config), "--box", "vmim-e2e-seed", "--kill"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (kill.returncode, kill.stdout) == (0, "vmim-e2e-seed: destroyed\n"), kill.stderr
+    assert state(host, "vmim-e2e-seed") == "shut off"
 
 
 def test_down_destroys_a_guest_that_ignores_the_button_unless_no_force(
