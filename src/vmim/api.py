@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmim import config as config_mod
-from vmim import locking, mounts
+from vmim import deploy, locking, mounts, state
 from vmim.config import Config, SlotConfig
+from vmim.deploy import DeployResult, DiskResult, StoreResult
+from vmim.disks import mountpoint_for
 from vmim.errors import OperationError, StateError
 from vmim.hypervisor import DomainState, Hypervisor
+from vmim.images.store import Image, Store
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class SlotStatus:
     state: str
     mounted: str | None
     locked_by: locking.Holder | None
+    image: str | None = None
+    deployed_at: str | None = None
+    dirty: bool = False
 
     @property
     def free(self) -> bool:
@@ -49,6 +55,8 @@ class Manager:
         self.config = cfg
         self.lock_wait = lock_wait
         self._hypervisors: dict[str, Hypervisor] = {}
+        self.images = Store(cfg.images, "image", "vmimages")
+        self.inserts = Store(cfg.extracts, "insert", "vmextracts")
 
     @classmethod
     def from_file(
@@ -89,11 +97,9 @@ class Manager:
     def state(self, slot: SlotConfig) -> DomainState:
         return self.hypervisor(slot).state(slot.name)
 
-    @staticmethod
-    def mounted_at(slot: SlotConfig) -> Path | None:
-        if slot.mount is None:
-            return None
-        return slot.mount if mounts.mount_at(slot.mount) is not None else None
+    def mounted_at(self, slot: SlotConfig) -> Path | None:
+        mountpoint = mountpoint_for(slot, self.config.statedir)
+        return mountpoint if mounts.mount_at(mountpoint) is not None else None
 
     # -- read-only verbs -----------------------------------------------------------------
 
@@ -101,6 +107,7 @@ class Manager:
         out = []
         for slot in self.resolve(names):
             mounted = self.mounted_at(slot)
+            record = state.load(self.config.statedir, slot.name)
             out.append(
                 SlotStatus(
                     name=slot.name,
@@ -109,6 +116,9 @@ class Manager:
                     state=self.state(slot).value,
                     mounted=str(mounted) if mounted else None,
                     locked_by=locking.holder(self.config.statedir, slot.name),
+                    image=record.image,
+                    deployed_at=record.deployed_at,
+                    dirty=record.dirty,
                 )
             )
         return out
@@ -123,11 +133,11 @@ class Manager:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def up(self, names: Sequence[str]) -> list[ActionResult]:
+    def up(self, names: Sequence[str], force: bool = False) -> list[ActionResult]:
         results = []
         for slot in self.resolve(names):
             with self.lease(slot):
-                results.append(self._up(slot))
+                results.append(self._up(slot, force))
         return results
 
     def down(
@@ -154,7 +164,7 @@ class Manager:
             with self.lease(slot):
                 before = self.state(slot)
                 self._down(slot, timeout, force)
-                started = self._up(slot)
+                started = self._up(slot, force=False)
                 results.append(
                     ActionResult(
                         slot.name,
@@ -167,7 +177,7 @@ class Manager:
                 )
         return results
 
-    def _up(self, slot: SlotConfig) -> ActionResult:
+    def _up(self, slot: SlotConfig, force: bool) -> ActionResult:
         hv = self.hypervisor(slot)
         before = hv.state(slot.name)
         if before in (DomainState.RUNNING, DomainState.BLOCKED):
@@ -179,6 +189,13 @@ class Manager:
             raise StateError(
                 f"slot '{slot.name}': its disk is mounted on the host at {mounted}",
                 f"run 'vmim release {slot.name}' first; a guest must never boot a mounted disk",
+            )
+        record = state.load(self.config.statedir, slot.name)
+        if record.dirty and not force:
+            raise StateError(
+                f"slot '{slot.name}' is dirty: '{record.operation}' stopped at {record.step} "
+                f"({record.since}); its disk may hold a half-written tree",
+                f"deploy it again, or 'vmim up --force {slot.name}' to boot it as it is",
             )
         if before == DomainState.PAUSED:
             hv.resume(slot.name)
@@ -238,4 +255,45 @@ class Manager:
         after = hv.state(slot.name)
         return ActionResult(
             slot.name, "kill", before.value, after.value, True, f"{slot.name}: destroyed"
+        )
+
+    # -- disks and images ----------------------------------------------------------------
+
+    def list_images(self) -> list[Image]:
+        found = self.images.all() if self.config.images else []
+        if self.config.extracts:
+            found += self.inserts.all()
+        return found
+
+    def mount(self, name: str) -> DiskResult:
+        return deploy.mount(self, self.config.slot(name))
+
+    def release(self, name: str) -> DiskResult:
+        return deploy.release(self, self.config.slot(name))
+
+    def insert(self, name: str, inserts: Sequence[str]) -> DiskResult:
+        return deploy.insert(self, self.config.slot(name), inserts)
+
+    def store(
+        self, name: str, image: str, fmt: str = "tar.zst", force: bool = False
+    ) -> StoreResult:
+        return deploy.store(self, self.config.slot(name), image, fmt, force)
+
+    def extract(
+        self, name: str, path: str, extract_name: str, fmt: str = "tar.zst", force: bool = False
+    ) -> StoreResult:
+        return deploy.extract(self, self.config.slot(name), path, extract_name, fmt, force)
+
+    def deploy(
+        self,
+        name: str,
+        image: str,
+        inserts: Sequence[str] = (),
+        up: bool = False,
+        wait_ready: bool = False,
+        timeout: float | None = None,
+        ready_timeout: float = 300.0,
+    ) -> DeployResult:
+        return deploy.deploy(
+            self, self.config.slot(name), image, inserts, up, wait_ready, timeout, ready_timeout
         )

@@ -9,11 +9,13 @@ package that provides it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -105,3 +107,59 @@ def failure(args: Sequence[str], returncode: int, stderr: str | None) -> ToolErr
         detail = "..." + detail[-STDERR_TAIL:]
     message = f"{shlex.join(args)} failed with {status}"
     return ToolError(f"{message}: {detail}" if detail else message)
+
+
+def pipeline(
+    producer: Sequence[str | os.PathLike[str]],
+    consumer: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    consumer_cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    output: Path | None = None,
+) -> None:
+    """Run ``producer | consumer`` without a shell; raise with the stderr of whichever failed.
+
+    ``output``: a file the consumer's stdout goes to (created or truncated).
+    """
+    first = [os.fspath(a) for a in producer]
+    second = [os.fspath(a) for a in consumer]
+    first[0], second[0] = which(first[0]), which(second[0])
+    log.debug("run: %s | %s", shlex.join(first), shlex.join(second))
+    full_env = _env() | (env or {})
+    with contextlib.ExitStack() as stack:
+        err1 = stack.enter_context(tempfile.TemporaryFile())
+        err2 = stack.enter_context(tempfile.TemporaryFile())
+        sink = stack.enter_context(output.open("wb")) if output else subprocess.DEVNULL
+        left = subprocess.Popen(
+            first,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err1,
+            env=full_env,
+            cwd=cwd,
+        )
+        try:
+            right = subprocess.Popen(
+                second, stdin=left.stdout, stdout=sink, stderr=err2, env=full_env, cwd=consumer_cwd
+            )
+        except BaseException:
+            left.kill()
+            left.wait()
+            raise
+        assert left.stdout is not None
+        left.stdout.close()  # the consumer holds the only read end now
+        try:
+            right_code = right.wait()
+            left_code = left.wait()
+        except BaseException:
+            # Interrupted: end both so nothing writes on after we are gone.
+            for child in (left, right):
+                child.kill()
+                child.wait()
+            raise
+        # The consumer's failure explains the producer's broken pipe, so report it first.
+        for code, argv, err in ((right_code, second, err2), (left_code, first, err1)):
+            if code != 0:
+                err.seek(0)
+                raise failure(argv, code, err.read().decode(errors="replace"))

@@ -14,7 +14,10 @@ def test_list_json_document(host_config: Path) -> None:
     document = json.loads(result.stdout)
     assert [s["name"] for s in document["slots"]] == ["s1", "s2", "s3"]
     first = document["slots"][0]
-    assert set(first) == {"name", "uri", "store_type", "state", "mounted", "locked_by"}
+    assert set(first) == {
+        "name", "uri", "store_type", "state", "mounted", "locked_by", "image", "deployed_at",
+        "dirty",
+    }  # fmt: skip
     assert (first["state"], first["mounted"], first["locked_by"]) == ("running", None, None)
     assert document["slots"][2]["state"] == "not defined"
 
@@ -23,7 +26,7 @@ def test_list_table_for_humans(host_config: Path) -> None:
     result = vmim("list", config=host_config)
     assert result.returncode == 0
     header, *rows = result.stdout.strip().splitlines()
-    assert header.split() == ["SLOT", "HOST", "STATE", "DISK", "LOCKED", "BY"]
+    assert header.split() == ["SLOT", "HOST", "STATE", "DISK", "LOCKED", "BY", "IMAGE"]
     assert rows[0].split()[:3] == ["s1", f"test://{host_config.parent}/node.xml", "running"]
     assert "released" in rows[0]
 
@@ -90,6 +93,7 @@ def test_usage_errors_are_exit_2(host_config: Path) -> None:
 def test_version_and_help_on_every_verb() -> None:
     version = vmim("--version")
     assert version.returncode == 0 and "vmim, version" in version.stdout
-    for verb in ("list", "free", "up", "down", "kill", "restart"):
+    for verb in ("list", "free", "up", "down", "kill", "restart", "mount", "release", "insert",
+                 "images", "store", "extract", "deploy"):
         result = vmim(verb, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout, verb

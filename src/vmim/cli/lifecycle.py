@@ -25,11 +25,12 @@ force_option = click.option(
 
 @click.command()
 @slots_argument
+@click.option("--force", is_flag=True, help="Boot a slot marked dirty by an unfinished deploy.")
 @wait_option
 @pass_options
-def up(options: Options, slots: tuple[str, ...], lock_wait: float) -> None:
+def up(options: Options, slots: tuple[str, ...], force: bool, lock_wait: float) -> None:
     """Start the slots' domains (resume a paused one)."""
-    results = options.manager(lock_wait).up(list(slots))
+    results = options.manager(lock_wait).up(list(slots), force=force)
     render.actions("up", results, options.json, options.quiet)
 
 

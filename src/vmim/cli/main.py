@@ -12,7 +12,7 @@ from types import FrameType
 import click
 
 from vmim import __version__
-from vmim.cli import lifecycle, render, slots
+from vmim.cli import deploy, disks, images, lifecycle, render, slots
 from vmim.cli.context import Options
 from vmim.errors import EXIT_FAILED, EXIT_USAGE, VmimError
 
@@ -50,6 +50,13 @@ for command in (
     lifecycle.down,
     lifecycle.kill,
     lifecycle.restart,
+    disks.mount,
+    disks.release,
+    disks.insert,
+    images.images,
+    images.store,
+    images.extract,
+    deploy.deploy,
 ):
     cli.add_command(command)
 

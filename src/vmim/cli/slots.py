@@ -17,9 +17,18 @@ def _rows(statuses: list[SlotStatus]) -> list[list[str]]:
             s.state,
             f"mounted at {s.mounted}" if s.mounted else "released",
             s.locked_by.describe() if s.locked_by else "-",
+            _image(s),
         ]
         for s in statuses
     ]
+
+
+def _image(status: SlotStatus) -> str:
+    if status.dirty:
+        return "DIRTY (unfinished deploy)"
+    if status.image:
+        return f"{status.image} ({status.deployed_at})"
+    return "-"
 
 
 @click.command("list")
@@ -31,7 +40,8 @@ def list_(options: Options, slots: tuple[str, ...]) -> None:
     if options.json:
         render.emit_json({"slots": statuses})
     else:
-        render.table(None, ["SLOT", "HOST", "STATE", "DISK", "LOCKED BY"], _rows(statuses))
+        columns = ["SLOT", "HOST", "STATE", "DISK", "LOCKED BY", "IMAGE"]
+        render.table(None, columns, _rows(statuses))
 
 
 @click.command("free")

@@ -1,0 +1,75 @@
+"""The image store: images, store, extract."""
+
+from __future__ import annotations
+
+import click
+
+from vmim.cli import render
+from vmim.cli.context import Options, pass_options, wait_option
+from vmim.deploy import StoreResult
+from vmim.images.formats import WRITABLE
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(WRITABLE)),
+    default="tar.zst",
+    show_default=True,
+    help="How to write it: a directory (rsync) or an archive.",
+)
+force_option = click.option("--force", is_flag=True, help="Replace an existing one, atomically.")
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@click.command()
+@pass_options
+def images(options: Options) -> None:
+    """List images (vmimages) and inserts (vmextracts): name, format, size, date."""
+    found = options.manager().list_images()
+    if options.json:
+        render.emit_json({"images": found})
+        return
+    rows = [[i.name, i.kind, i.format, _human(i.size), i.modified, str(i.path)] for i in found]
+    render.table(None, ["NAME", "KIND", "FORMAT", "SIZE", "MODIFIED", "PATH"], rows)
+
+
+def _show(options: Options, command: str, result: StoreResult) -> None:
+    if options.json:
+        render.emit_json({"command": command, "result": result})
+    elif not options.quiet:
+        click.echo(result.message)
+
+
+@click.command()
+@click.argument("slot")
+@click.argument("image")
+@format_option
+@force_option
+@wait_option
+@pass_options
+def store(options: Options, slot: str, image: str, fmt: str, force: bool, lock_wait: float) -> None:
+    """Save the slot's tree as IMAGE in the image store (the domain must be down)."""
+    _show(options, "store", options.manager(lock_wait).store(slot, image, fmt, force))
+
+
+@click.command()
+@click.argument("slot")
+@click.argument("path")
+@click.argument("name")
+@format_option
+@force_option
+@wait_option
+@pass_options
+def extract(
+    options: Options, slot: str, path: str, name: str, fmt: str, force: bool, lock_wait: float
+) -> None:
+    """Save PATH of the slot's tree (e.g. /usr/local) as insert NAME in vmextracts."""
+    _show(options, "extract", options.manager(lock_wait).extract(slot, path, name, fmt, force))

@@ -1,0 +1,58 @@
+"""What every slot disk can do."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from vmim import mounts
+from vmim.config import SlotConfig
+from vmim.errors import OperationError
+from vmim.run import run
+
+log = logging.getLogger(__name__)
+
+
+class Disk(ABC):
+    def __init__(self, slot: SlotConfig, mountpoint: Path) -> None:
+        self.slot = slot
+        self.mountpoint = mountpoint
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for humans: what the disk is."""
+
+    @abstractmethod
+    def _mount(self) -> None:
+        """Mount the slot's filesystem at ``self.mountpoint`` (which exists)."""
+
+    def _cleanup_stale(self) -> list[str]:
+        """Undo what a killed process may have left besides the mount; say what was done."""
+        return []
+
+    def is_mounted(self) -> bool:
+        return mounts.mount_at(self.mountpoint) is not None
+
+    def mount(self) -> Path:
+        """Mount the filesystem; a no-op when it already is."""
+        if self.is_mounted():
+            return self.mountpoint
+        try:
+            self.mountpoint.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OperationError(
+                f"slot '{self.slot.name}': cannot create the mount point "
+                f"{self.mountpoint}: {exc.strerror}"
+            ) from None
+        self._mount()
+        return self.mountpoint
+
+    def release(self) -> list[str]:
+        """Unmount, and clean up loop devices a crash left; idempotent."""
+        done = []
+        while mounts.mount_at(self.mountpoint) is not None:
+            run(["umount", self.mountpoint], timeout=300)
+            done.append(f"unmounted {self.mountpoint}")
+        done += self._cleanup_stale()
+        return done

@@ -1,0 +1,32 @@
+"""``partition``: the slot's root filesystem is a block device (partition, LV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vmim.disks.base import Disk
+from vmim.errors import OperationError
+from vmim.run import run
+
+
+class BlockDisk(Disk):
+    @property
+    def device(self) -> Path:
+        assert self.slot.root is not None
+        return Path(self.slot.root)
+
+    def describe(self) -> str:
+        swap = f", swap {self.slot.swap}" if self.slot.swap else ""
+        return f"block device {self.device}{swap}"
+
+    def _mount(self) -> None:
+        if not self.device.exists():
+            raise OperationError(
+                f"slot '{self.slot.name}': root device {self.device} does not exist",
+                f"check 'root' at {self.slot.where('root')}",
+            )
+        run(["mount", self.device, self.mountpoint], timeout=300)
+
+    def remake_swap(self) -> None:
+        if self.slot.swap:
+            run(["mkswap", "-f", self.slot.swap], timeout=300)

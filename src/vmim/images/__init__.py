@@ -1,0 +1,1 @@
+"""The image store, image formats, and the tree operations that use them."""

@@ -1,0 +1,200 @@
+"""Moving trees between images and a mounted slot: restore, lay over, capture.
+
+Every copy keeps numeric owners, modes, hard links, symlinks, device nodes,
+ACLs and extended attributes, and never writes outside the slot's tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from vmim.errors import OperationError
+from vmim.images.formats import Format, detect
+from vmim.run import pipeline, run
+
+RSYNC = ["rsync", "-aHAX", "--numeric-ids"]
+TAR_KEEP = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"]
+KEEP_AT_ROOT = "lost+found"
+
+
+def decompressor(fmt: Format, path: Path) -> list[str]:
+    """argv that writes the decompressed archive to stdout."""
+    program = fmt.compression
+    if program is None:
+        return ["cat", str(path)]
+    if program == "gzip" and shutil.which("pigz"):
+        program = "pigz"
+    return [program, "-dc", str(path)]
+
+
+def compressor(fmt: Format) -> tuple[list[str], dict[str, str]]:
+    if fmt == Format.TAR_ZST:
+        return ["zstd", "-q", "-T0", "-3", "-c"], {}
+    if fmt == Format.TAR_GZ:
+        return (["pigz", "-c"] if shutil.which("pigz") else ["gzip", "-c"]), {}
+    raise OperationError(f"cannot write {fmt.value} archives")
+
+
+def empty(mountpoint: Path) -> None:
+    """Remove everything in the slot's filesystem except /lost+found, dotfiles too."""
+    doomed = [e.path for e in os.scandir(mountpoint) if e.name != KEEP_AT_ROOT]
+    if doomed:
+        run(["rm", "-rf", "--one-file-system", "--", *doomed], timeout=None)
+
+
+def restore(image: Path, mountpoint: Path) -> Format:
+    """Make the slot's tree equal to ``image``."""
+    fmt = detect(image)
+    if fmt == Format.DIRECTORY:
+        # P protects the slot's own lost+found from --delete.
+        run(
+            [*RSYNC, "--delete", "--filter=P /lost+found", f"{image}/", f"{mountpoint}/"],
+            timeout=None,
+        )
+    else:
+        empty(mountpoint)
+        extract_archive(image, fmt, mountpoint)
+    return fmt
+
+
+def extract_archive(archive: Path, fmt: Format, mountpoint: Path) -> None:
+    if fmt.is_tar:
+        pipeline(
+            decompressor(fmt, archive),
+            ["tar", "-x", "-p", *TAR_KEEP, "-f", "-", "-C", str(mountpoint)],
+        )
+    elif fmt.is_cpio:
+        pipeline(
+            decompressor(fmt, archive),
+            ["cpio", "-i", "-d", "-m", "-u", "--no-absolute-filenames", "--quiet"],
+            consumer_cwd=mountpoint,
+        )
+    else:
+        raise OperationError(f"{archive}: cannot extract a {fmt.value}")
+
+
+def lay_over(insert: Path, mountpoint: Path) -> Format:
+    """Copy ``insert`` over the slot's tree without deleting anything."""
+    fmt = detect(insert)
+    if fmt == Format.DIRECTORY:
+        run([*RSYNC, f"{insert}/", f"{mountpoint}/"], timeout=None)
+    elif fmt.is_tar:
+        check_members(insert, fmt, mountpoint)
+        extract_archive(insert, fmt, mountpoint)
+    else:
+        raise OperationError(
+            f"insert {insert}: {fmt.value} archives cannot be inserted",
+            "use a directory or a tar archive",
+        )
+    return fmt
+
+
+def capture(mountpoint: Path, inside: PurePosixPath, fmt: Format, dest: Path) -> None:
+    """Save ``inside`` (relative to the slot's root) into ``dest`` as ``fmt``.
+
+    Paths keep their place relative to the root (``usr/local/...``), so an insert of
+    the result lands where it came from.
+    """
+    source = mountpoint / inside
+    if not source.exists():
+        raise OperationError(f"/{inside} does not exist in the slot's tree")
+    if fmt == Format.DIRECTORY:
+        dest.mkdir(parents=True)
+        dest.chmod(0o755)
+        # -R with "/./" keeps the path below that marker.
+        run([*RSYNC, "-R", f"{mountpoint}/./{inside}", f"{dest}/"], timeout=None)
+        return
+    argv, env = compressor(fmt)
+    pipeline(
+        ["tar", "-c", *TAR_KEEP, "--sparse", "-f", "-", "-C", str(mountpoint), str(inside)],
+        argv,
+        env=env,
+        output=dest,
+    )
+
+
+def check_members(archive: Path, fmt: Format, mountpoint: Path) -> None:
+    """Refuse an archive that would write outside the slot's tree, before writing anything."""
+    root = Path(os.path.realpath(mountpoint))
+    links: set[PurePosixPath] = set()
+    with _tar_stream(archive, fmt) as stream:
+        for member in stream:
+            name = PurePosixPath(member.name)
+            problem = _member_problem(name, member, links, root)
+            if problem:
+                raise OperationError(
+                    f"insert {archive.name}: member '{member.name}' {problem}; nothing was written",
+                    "fix the archive",
+                )
+            if member.issym():
+                links.add(PurePosixPath(os.path.normpath(name)))
+
+
+def _member_problem(
+    name: PurePosixPath, member: tarfile.TarInfo, links: set[PurePosixPath], root: Path
+) -> str | None:
+    if name.is_absolute():
+        return "has an absolute path"
+    if ".." in name.parts:
+        return "has '..' in its path"
+    if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
+        return f"is a hard link to '{member.linkname}' outside the archive's tree"
+    clean = PurePosixPath(os.path.normpath(name))
+    for parent in list(clean.parents)[:-1]:
+        if parent in links:
+            return f"is reached through the symlink '{parent}' in the same archive"
+        on_disk = root / parent
+        if on_disk.is_symlink():
+            target = Path(os.path.realpath(on_disk))
+            if target != root and root not in target.parents:
+                return (
+                    f"is reached through the symlink /{parent} -> "
+                    f"{on_disk.readlink()}, which points outside the slot's tree"
+                )
+    return None
+
+
+class _tar_stream:
+    """Iterate an archive's members in one pass, whatever its compression."""
+
+    def __init__(self, archive: Path, fmt: Format) -> None:
+        self.archive = archive
+        self.fmt = fmt
+        self.child: subprocess.Popen[bytes] | None = None
+        self.tar: tarfile.TarFile | None = None
+
+    def __enter__(self) -> tarfile.TarFile:
+        source: IO[bytes]
+        if self.fmt == Format.TAR_ZST:
+            self.child = subprocess.Popen(
+                decompressor(self.fmt, self.archive),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+            )
+            assert self.child.stdout is not None
+            source, mode = self.child.stdout, "r|"
+        else:
+            source = self.archive.open("rb")
+            mode = {Format.TAR_GZ: "r|gz", Format.TAR_BZ2: "r|bz2"}.get(self.fmt, "r|")
+        try:
+            self.tar = tarfile.open(fileobj=source, mode=mode)  # type: ignore[call-overload]
+        except tarfile.TarError as exc:
+            source.close()
+            raise OperationError(f"{self.archive}: not a readable tar archive: {exc}") from None
+        return self.tar
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.tar is not None:
+            fileobj = self.tar.fileobj
+            self.tar.close()
+            if fileobj is not None:
+                fileobj.close()
+        if self.child is not None:
+            self.child.kill()
+            self.child.wait()
