@@ -93,7 +93,20 @@ def test_usage_errors_are_exit_2(host_config: Path) -> None:
 def test_version_and_help_on_every_verb() -> None:
     version = vmim("--version")
     assert version.returncode == 0 and "vmim, version" in version.stdout
-    for verb in ("list", "free", "up", "down", "kill", "restart", "mount", "release", "insert",
-                 "images", "store", "extract", "deploy"):
+    for verb in (
+        "list",
+        "free",
+        "up",
+        "down",
+        "kill",
+        "restart",
+        "mount",
+        "release",
+        "insert",
+        "images",
+        "store",
+        "extract",
+        "deploy",
+    ):
         result = vmim(verb, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout, verb
