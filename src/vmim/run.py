@@ -10,10 +10,13 @@ package that provides it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -47,6 +50,16 @@ PACKAGES = {
 }
 
 STDERR_TAIL = 800
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if vmim is killed, even by SIGKILL, so is the tool.
+
+    Otherwise an rsync or tar would go on writing into a slot whose lease is already free.
+    """
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _env() -> dict[str, str]:
@@ -92,6 +105,7 @@ def run(
             timeout=timeout,
             cwd=cwd,
             check=False,
+            preexec_fn=_die_with_parent,
         )
     except subprocess.TimeoutExpired:
         raise ToolError(f"{shlex.join(args)} did not finish within {timeout:g} s") from None
@@ -138,10 +152,17 @@ def pipeline(
             stderr=err1,
             env=full_env,
             cwd=cwd,
+            preexec_fn=_die_with_parent,
         )
         try:
             right = subprocess.Popen(
-                second, stdin=left.stdout, stdout=sink, stderr=err2, env=full_env, cwd=consumer_cwd
+                second,
+                stdin=left.stdout,
+                stdout=sink,
+                stderr=err2,
+                env=full_env,
+                cwd=consumer_cwd,
+                preexec_fn=_die_with_parent,
             )
         except BaseException:
             left.kill()
