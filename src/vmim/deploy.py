@@ -251,6 +251,8 @@ def deploy(
         with timer.step("stop"):
             manager._down(slot, timeout, force=True)
         record = state.load(statedir, slot.name)
+        identity = state.image_id(image_path)
+        quick = not record.dirty and record.image_id == identity and not record.inserts
         record.dirty, record.operation, record.since = True, f"deploy {image}", state.now()
         try:
             with timer.step("mount"):
@@ -261,7 +263,7 @@ def deploy(
                 _record_step(statedir, slot, record, "restore")
                 if isinstance(disk, BlockDisk):
                     disk.remake_swap()
-                trees.restore(image_path, mountpoint)
+                trees.restore(image_path, mountpoint, quick=quick)
             for name, path in zip(inserts, insert_paths, strict=True):
                 with timer.step(f"insert {name}"):
                     _record_step(statedir, slot, record, f"insert {name}")

@@ -21,6 +21,7 @@ def now() -> str:
 @dataclass
 class SlotRecord:
     image: str | None = None
+    image_id: str | None = None  # device:inode of the image; a replaced image gets a new one
     deployed_at: str | None = None
     inserts: list[str] = field(default_factory=list)
     step: str | None = None  # the step under way; None when the last operation finished
@@ -48,3 +49,8 @@ def load(statedir: Path, slot: str) -> SlotRecord:
 
 def save(statedir: Path, slot: str, record: SlotRecord) -> None:
     atomic.write_text(record_path(statedir, slot), json.dumps(asdict(record), indent=2) + "\n")
+
+
+def image_id(path: Path) -> str:
+    info = path.stat()
+    return f"{info.st_dev}:{info.st_ino}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -143,3 +144,18 @@ def test_restore_keeps_lost_and_found_and_removes_dotfiles(host: Host) -> None:
     finally:
         assert vmim("release", "img", config=host.config).returncode == 0
     assert names == ["lost+found", "new"]
+
+
+def test_switching_images_compares_content_not_only_size_and_mtime(host: Host) -> None:
+    # Reproducibly built images clamp mtimes: equal size and mtime, other content.
+    for name, text in (("one", "content-1\n"), ("two", "content-2\n")):
+        (host.images / name).mkdir()
+        (host.images / name / "file").write_text(text)
+        os.utime(host.images / name / "file", (1_700_000_000, 1_700_000_000))
+    assert vmim("deploy", "img", "one", config=host.config).returncode == 0
+    assert vmim("deploy", "img", "two", config=host.config).returncode == 0
+    assert vmim("mount", "img", config=host.config).returncode == 0
+    try:
+        assert (host.mountpoint("img") / "file").read_text() == "content-2\n"
+    finally:
+        assert vmim("release", "img", config=host.config).returncode == 0

@@ -47,13 +47,20 @@ def empty(mountpoint: Path) -> None:
         run(["rm", "-rf", "--one-file-system", "--", *doomed], timeout=None)
 
 
-def restore(image: Path, mountpoint: Path) -> Format:
-    """Make the slot's tree equal to ``image``."""
+def restore(image: Path, mountpoint: Path, quick: bool = False) -> Format:
+    """Make the slot's tree equal to ``image``.
+
+    ``quick``: the slot holds this very image already, changed only by its guest, so
+    rsync may skip files whose size and mtime match. Two different images can hold
+    files of equal size and mtime but other content (reproducible builds clamp
+    mtimes), so any other restore compares content (--checksum).
+    """
     fmt = detect(image)
     if fmt == Format.DIRECTORY:
+        compare = [] if quick else ["--checksum"]
         # P protects the slot's own lost+found from --delete.
         run(
-            [*RSYNC, "--delete", "--filter=P /lost+found", f"{image}/", f"{mountpoint}/"],
+            [*RSYNC, "--delete", *compare, "--filter=P /lost+found", f"{image}/", f"{mountpoint}/"],
             timeout=None,
         )
     else:
