@@ -17,10 +17,29 @@ from vmim.cli.compat import translate
     [
         (["-b", "s1", "-d"], [["down", "s1"]]),
         (
+            ["-b", "s1", "-r", "img", "-i", "a", "-i", "b", "-u"],
+            [["deploy", "s1", "img", "--insert", "a", "--insert", "b", "--up"]],
+        ),
+        (
+            ["-u", "-s", "saved", "-z", "-b", "s1", "-d"],
+            [["down", "s1"], ["store", "s1", "saved", "--format", "tar.gz"], ["up", "s1"]],
+        ),
+        (
+            ["-b", "s1", "-e", "local", "--extract-directory", "/usr/local", "-y"],
+            [["extract", "s1", "/usr/local", "local", "--format", "rsync"]],
+        ),
+        (["-b", "s1", "-i", "x"], [["insert", "s1", "x"]]),
+        (["-b", "s1", "--mount"], [["mount", "s1"]]),
+        (["-b", "s1", "--release"], [["release", "s1"]]),
+        (["-L"], [["images"]]),
+        (
             ["-u", "-b", "s1", "-c", "f.cfg", "-k"],
             [["--config", "f.cfg", "kill", "s1"], ["--config", "f.cfg", "up", "s1"]],
         ),
-        (["--box=s1", "--box", "s2", "--down", "--up"], [["down", "s1", "s2"], ["up", "s1", "s2"]]),
+        (
+            ["--box=s1", "--box", "s2", "--down", "--up"],
+            [["down", "s1"], ["up", "s1"], ["down", "s2"], ["up", "s2"]],
+        ),
         (["-l"], [["list"]]),
         (["--list-boxes", "-c", "x"], [["--config", "x", "list"]]),
         (["-f"], [["free"]]),
@@ -38,7 +57,7 @@ def test_flags_translate_to_verbs(argv: list[str], expected: list[list[str]]) ->
         (["-x"], "option -x not recognized"),
         (["-u"], "name the slot with -b SLOT"),
         (["-b", "s1"], "nothing to do"),
-        (["-b", "s1", "-r", "image"], "-r is not supported by this version"),
+        (["-b", "s1", "-e", "x"], "-e NAME and --extract-directory DIR go together"),
         (["-b", "s1", "-u", "extra"], "unexpected argument 'extra'"),
     ],
 )

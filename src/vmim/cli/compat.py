@@ -2,8 +2,8 @@
 
 The seed parsed ``getopt`` flags and acted in a fixed order whatever the
 order on the command line; so does this: stop (``-k``, ``-d``), then the disk
-work (``-s``, ``-e``, ``-r``, ``-i``), then ``-u``. Listing flags (``-l``,
-``-L``, ``-f``, ``-m``) print and stop, as they did.
+work (``-s``, ``-e``, ``-r``, ``-i``), then ``-u``, slot by slot. Listing flags
+(``-l``, ``-L``, ``-f``, ``-m``) print and stop, as they did.
 """
 
 from __future__ import annotations
@@ -25,24 +25,30 @@ LONG = [
     "extract-directory=", "mount", "release",
 ]  # fmt: skip
 
-USAGE = """usage: vmimagemanager [-c FILE] [-b SLOT]... [-k|-d] [-u] | -l | -f | -m
-  -c, --config FILE      configuration file
-  -b, --box SLOT         the slot to act on (repeatable)
-  -d, --down             shut the slot down           (vmim down SLOT)
-  -k, --kill             destroy the slot's domain    (vmim kill SLOT)
-  -u, --up               start the slot               (vmim up SLOT)
-  -l, --list-boxes       print the slot names         (vmim list)
-  -f, --free             print free slots             (vmim free)
-  -m, --locked           print locked slots
-  -v, --version          print the version
-Not yet in this version: -r/--restore, -i/--insert, -s/--store, -e/--extract,
---extract-directory, -L/--list-images, -z/--tgz, -y/--rsync, --mount, --release."""
-
-PENDING = {
-    "-r", "--restore", "-i", "--insert", "-s", "--store", "-e", "--extract",
-    "--extract-directory", "-L", "--list-images", "-z", "--tgz", "-y", "--rsync",
-    "--mount", "--release",
-}  # fmt: skip
+USAGE = """usage: vmimagemanager [-c FILE] -b SLOT [-k|-d] [-s IMAGE] [-z|-y]
+                      [-e NAME --extract-directory DIR] [-r IMAGE] [-i INSERT]... [-u]
+       vmimagemanager [-c FILE] -b SLOT --mount|--release
+       vmimagemanager [-c FILE] -l|-L|-f|-m
+  -c, --config FILE            configuration file
+  -b, --box SLOT               the slot to act on (repeatable)
+  -k, --kill                   destroy the slot's domain          (vmim kill SLOT)
+  -d, --down                   shut the slot down                 (vmim down SLOT)
+  -s, --store IMAGE            save the slot as IMAGE             (vmim store SLOT IMAGE)
+  -e, --extract NAME           save --extract-directory DIR as insert NAME
+                                                                  (vmim extract SLOT DIR NAME)
+  -r, --restore IMAGE          reset the slot to IMAGE            (vmim deploy SLOT IMAGE)
+  -i, --insert INSERT          lay INSERT over the tree (repeatable; with -r: deploy --insert)
+  -z, --tgz                    -s and -e write tar.gz             (--format tar.gz)
+  -y, --rsync                  -s and -e write a directory        (--format rsync)
+  -u, --up                     start the slot                     (vmim up, or deploy --up)
+      --mount, --release       the slot's filesystem on the host  (vmim mount|release SLOT)
+  -l, --list-boxes             the slots                          (vmim list)
+  -L, --list-images            images and inserts                 (vmim images)
+  -f, --free                   free slots                         (vmim free)
+  -m, --locked                 locked slots
+  -v, --version                the version
+The work is done in this order whatever the order of the flags: kill or down, store,
+extract, restore, insert, up."""
 
 
 def translate(argv: Sequence[str]) -> list[list[str]]:
@@ -54,39 +60,90 @@ def translate(argv: Sequence[str]) -> list[list[str]]:
     if rest:
         raise click.UsageError(f"unexpected argument {rest[0]!r}; name slots with -b SLOT")
     flags = {flag for flag, _ in opts}
-    pending = sorted(flags & PENDING)
-    if pending:
-        raise click.UsageError(
-            f"{pending[0]} is not supported by this version of vmimagemanager yet"
-        )
     common: list[str] = []
     boxes: list[str] = []
+    inserts: list[str] = []
+    store = restore = extract = directory = None
+    fmt: list[str] = []
     for flag, value in opts:
         if flag in ("-c", "--config"):
             common = ["--config", value]
         elif flag in ("-b", "--box"):
             boxes.append(value)
+        elif flag in ("-i", "--insert"):
+            inserts.append(value)
+        elif flag in ("-s", "--store"):
+            store = value
+        elif flag in ("-r", "--restore"):
+            restore = value
+        elif flag in ("-e", "--extract"):
+            extract = value
+        elif flag == "--extract-directory":
+            directory = value
+        elif flag in ("-z", "--tgz"):
+            fmt = ["--format", "tar.gz"]
+        elif flag in ("-y", "--rsync"):
+            fmt = ["--format", "rsync"]
     if flags & {"-h", "--help"}:
         return [["--help-compat"]]
     if flags & {"-v", "--version"}:
         return [["--version"]]
-    if flags & {"-l", "--list-boxes"}:
-        return [[*common, "list", *boxes]]
-    if flags & {"-f", "--free"}:
-        return [[*common, "free"]]
+    listing = {"-l": "list", "--list-boxes": "list", "-L": "images", "--list-images": "images",
+               "-f": "free", "--free": "free"}  # fmt: skip
+    for flag, verb in listing.items():
+        if flag in flags:
+            return [[*common, verb, *(boxes if verb == "list" else [])]]
     if flags & {"-m", "--locked"}:
         return [[*common, "--locked-compat"]]
+    if not boxes:
+        if flags - {"-c", "--config"}:
+            raise click.UsageError("name the slot with -b SLOT")
+        raise click.UsageError("nothing to do; see vmimagemanager --help")
     steps: list[list[str]] = []
-    if flags & {"-k", "--kill"}:
-        steps.append([*common, "kill", *boxes])
-    elif flags & {"-d", "--down"}:
-        steps.append([*common, "down", *boxes])
-    if flags & {"-u", "--up"}:
-        steps.append([*common, "up", *boxes])
+    for box in boxes:
+        steps += _slot_steps(common, box, flags, store, extract, directory, restore, inserts, fmt)
     if not steps:
         raise click.UsageError("nothing to do; see vmimagemanager --help")
-    if not boxes:
-        raise click.UsageError("name the slot with -b SLOT")
+    return steps
+
+
+def _slot_steps(
+    common: list[str],
+    box: str,
+    flags: set[str],
+    store: str | None,
+    extract: str | None,
+    directory: str | None,
+    restore: str | None,
+    inserts: list[str],
+    fmt: list[str],
+) -> list[list[str]]:
+    up = bool(flags & {"-u", "--up"})
+    steps: list[list[str]] = []
+    if flags & {"-k", "--kill"}:
+        steps.append([*common, "kill", box])
+    elif flags & {"-d", "--down"}:
+        steps.append([*common, "down", box])
+    if flags & {"--release"}:
+        steps.append([*common, "release", box])
+    if store:
+        steps.append([*common, "store", box, store, *fmt])
+    if extract or directory:
+        if not (extract and directory):
+            raise click.UsageError("-e NAME and --extract-directory DIR go together")
+        steps.append([*common, "extract", box, directory, extract, *fmt])
+    if restore:
+        step = [*common, "deploy", box, restore]
+        for name in inserts:
+            step += ["--insert", name]
+        steps.append(step + (["--up"] if up else []))
+        return steps
+    if inserts:
+        steps.append([*common, "insert", box, *inserts])
+    if flags & {"--mount"}:
+        steps.append([*common, "mount", box])
+    if up:
+        steps.append([*common, "up", box])
     return steps
 
 
