@@ -286,7 +286,9 @@ def deploy(
         state.save(
             statedir,
             slot.name,
-            state.SlotRecord(image=image, deployed_at=state.now(), inserts=list(inserts)),
+            state.SlotRecord(
+                image=image, image_id=identity, deployed_at=state.now(), inserts=list(inserts)
+            ),
         )
         ready = None
         if up:

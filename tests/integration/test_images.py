@@ -159,3 +159,18 @@ def test_switching_images_compares_content_not_only_size_and_mtime(host: Host) -
         assert (host.mountpoint("img") / "file").read_text() == "content-2\n"
     finally:
         assert vmim("release", "img", config=host.config).returncode == 0
+
+
+def test_redeploying_the_same_image_uses_rsync_quick_check(host: Host) -> None:
+    (host.images / "one").mkdir()
+    (host.images / "one" / "file").write_text("x\n")
+    (host.images / "two").mkdir()
+
+    def rsync_line(image: str) -> str:
+        result = vmim("-vv", "deploy", "img", image, config=host.config)
+        assert result.returncode == 0, result.stderr
+        return next(line for line in result.stderr.splitlines() if "rsync" in line)
+
+    assert "--checksum" in rsync_line("one")  # the slot held nothing known
+    assert "--checksum" not in rsync_line("one")  # the same image again: quick
+    assert "--checksum" in rsync_line("two")  # another image

@@ -1,0 +1,88 @@
+"""Shared pieces of the benchmarks: a realistic image tree, a scratch host, timers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SCRATCH = Path(os.environ.get("VMIM_BENCH_DIR", "/var/tmp/vmim-bench"))
+SOURCE = Path("/usr")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def os_tree(dest: Path, limit_bytes: int = 1 << 30) -> Path:
+    """A copy of the first ``limit_bytes`` of regular files under /usr: real OS files."""
+    if dest.is_dir() and (dest.parent / f"{dest.name}.done").exists():
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    picked: list[str] = []
+    total = 0
+    for folder, dirs, files in os.walk(SOURCE):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            picked.append(os.path.relpath(path, SOURCE))
+            total += st.st_size
+            if total >= limit_bytes:
+                break
+        if total >= limit_bytes:
+            break
+    dest.mkdir(parents=True)
+    listing = dest.parent / f"{dest.name}.files"
+    listing.write_text("\n".join(picked) + "\n")
+    subprocess.run(
+        ["rsync", "-aHAX", "--numeric-ids", f"--files-from={listing}", f"{SOURCE}/", f"{dest}/"],
+        check=True,
+    )
+    (dest.parent / f"{dest.name}.done").write_text(f"{len(picked)} files, {total} bytes\n")
+    return dest
+
+
+def tree_stats(root: Path) -> tuple[int, int]:
+    files = size = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(folder, name)).st_size
+    return files, size
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def vmim(config: Path, *args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "vmim", "--config", str(config), "--json", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"vmim {' '.join(args)} failed: {result.stderr}")
+    return dict(json.loads(result.stdout))
+
+
+def run(*argv: str | Path) -> None:
+    subprocess.run([str(a) for a in argv], check=True)
