@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import random
 import shutil
-import sys
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import SCRATCH, log, median, os_tree, run, timed, tree_stats, vmim  # noqa: E402
+from bench.common import SCRATCH, log, median, os_tree, run, timed, tree_stats, vmim
 
 ROUNDS = 5
 
@@ -58,8 +56,9 @@ def main() -> None:
         vmim(config, "mount", "bench")
         change_one_percent(mnt, files, rng)
         vmim(config, "release", "bench")
-        result: dict[str, object] = {}
-        vmim_times.append(timed(lambda: result.update(vmim(config, "deploy", "bench", "os"))))
+        started = time.perf_counter()
+        result = vmim(config, "deploy", "bench", "os")
+        vmim_times.append(time.perf_counter() - started)
         steps = result["result"]["steps"]  # type: ignore[index]
         step_times.append(next(s["seconds"] for s in steps if s["name"] == "restore"))
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check src tests
+.venv/bin/ruff check src tests bench
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
