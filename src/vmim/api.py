@@ -21,6 +21,7 @@ from vmim.disks import mountpoint_for
 from vmim.errors import OperationError, StateError
 from vmim.hypervisor import DomainState, Hypervisor
 from vmim.images.store import Image, Store
+from vmim.progress import Meter
 
 
 @dataclass(frozen=True)
@@ -271,18 +272,29 @@ class Manager:
     def release(self, name: str) -> DiskResult:
         return deploy.release(self, self.config.slot(name))
 
-    def insert(self, name: str, inserts: Sequence[str]) -> DiskResult:
-        return deploy.insert(self, self.config.slot(name), inserts)
+    def insert(self, name: str, inserts: Sequence[str], meter: Meter | None = None) -> DiskResult:
+        return deploy.insert(self, self.config.slot(name), inserts, meter)
 
     def store(
-        self, name: str, image: str, fmt: str = "tar.zst", force: bool = False
+        self,
+        name: str,
+        image: str,
+        fmt: str = "tar.zst",
+        force: bool = False,
+        meter: Meter | None = None,
     ) -> StoreResult:
-        return deploy.store(self, self.config.slot(name), image, fmt, force)
+        return deploy.store(self, self.config.slot(name), image, fmt, force, meter)
 
     def extract(
-        self, name: str, path: str, extract_name: str, fmt: str = "tar.zst", force: bool = False
+        self,
+        name: str,
+        path: str,
+        extract_name: str,
+        fmt: str = "tar.zst",
+        force: bool = False,
+        meter: Meter | None = None,
     ) -> StoreResult:
-        return deploy.extract(self, self.config.slot(name), path, extract_name, fmt, force)
+        return deploy.extract(self, self.config.slot(name), path, extract_name, fmt, force, meter)
 
     def deploy(
         self,
@@ -293,7 +305,16 @@ class Manager:
         wait_ready: bool = False,
         timeout: float | None = None,
         ready_timeout: float = 300.0,
+        meter: Meter | None = None,
     ) -> DeployResult:
         return deploy.deploy(
-            self, self.config.slot(name), image, inserts, up, wait_ready, timeout, ready_timeout
+            self,
+            self.config.slot(name),
+            image,
+            inserts,
+            up,
+            wait_ready,
+            timeout,
+            ready_timeout,
+            meter,
         )

@@ -27,6 +27,7 @@ from vmim.errors import OperationError, StateError, UsageError, VmimError
 from vmim.images import trees
 from vmim.images.formats import Format, detect, writable
 from vmim.images.store import Store
+from vmim.progress import Meter
 
 if TYPE_CHECKING:
     from vmim.api import Manager
@@ -143,14 +144,16 @@ def release(manager: Manager, slot: SlotConfig) -> DiskResult:
     )
 
 
-def insert(manager: Manager, slot: SlotConfig, names: Sequence[str]) -> DiskResult:
+def insert(
+    manager: Manager, slot: SlotConfig, names: Sequence[str], meter: Meter | None = None
+) -> DiskResult:
     paths = [manager.inserts.find(n) for n in names]
     disk = disk_for(slot, manager.config.statedir)
     with manager.lease(slot):
         _require_stopped(manager, slot, "insert into it")
         with _mounted(disk) as mountpoint:
             for path in paths:
-                trees.lay_over(path, mountpoint)
+                trees.lay_over(path, mountpoint, meter)
         record = state.load(manager.config.statedir, slot.name)
         record.inserts = [*record.inserts, *names]
         state.save(manager.config.statedir, slot.name, record)
@@ -165,10 +168,17 @@ def insert(manager: Manager, slot: SlotConfig, names: Sequence[str]) -> DiskResu
 
 
 def store(
-    manager: Manager, slot: SlotConfig, name: str, fmt_name: str = "tar.zst", force: bool = False
+    manager: Manager,
+    slot: SlotConfig,
+    name: str,
+    fmt_name: str = "tar.zst",
+    force: bool = False,
+    meter: Meter | None = None,
 ) -> StoreResult:
     fmt = writable(fmt_name)
-    return _save(manager, slot, manager.images, name, fmt, PurePosixPath("."), force, "store")
+    return _save(
+        manager, slot, manager.images, name, fmt, PurePosixPath("."), force, "store", meter
+    )
 
 
 def extract(
@@ -178,13 +188,14 @@ def extract(
     name: str,
     fmt_name: str = "tar.zst",
     force: bool = False,
+    meter: Meter | None = None,
 ) -> StoreResult:
     fmt = writable(fmt_name)
     inside = PurePosixPath(path)
     if not inside.is_absolute() or ".." in inside.parts:
         raise UsageError(f"extract path {path!r} must be absolute, without '..'", "e.g. /usr/local")
     relative = inside.relative_to("/") if inside != PurePosixPath("/") else PurePosixPath(".")
-    return _save(manager, slot, manager.inserts, name, fmt, relative, force, "extract")
+    return _save(manager, slot, manager.inserts, name, fmt, relative, force, "extract", meter)
 
 
 def _save(
@@ -196,6 +207,7 @@ def _save(
     inside: PurePosixPath,
     force: bool,
     action: str,
+    meter: Meter | None = None,
 ) -> StoreResult:
     target = store_.target(name, fmt)
     others = store_.existing(name)
@@ -209,7 +221,7 @@ def _save(
         for stale in atomic.stale_temps(target.parent):
             atomic.remove(stale)
         with _mounted(disk) as mountpoint, atomic.publishing(target, replace=force) as temp:
-            trees.capture(mountpoint, inside, fmt, temp)
+            trees.capture(mountpoint, inside, fmt, temp, meter)
     for other in others:
         if other != target:
             atomic.remove(other)  # the same name in another format, now replaced
@@ -235,6 +247,7 @@ def deploy(
     wait_ready: bool = False,
     timeout: float | None = None,
     ready_timeout: float = 300.0,
+    meter: Meter | None = None,
 ) -> DeployResult:
     # Everything that can be checked is checked before the slot is touched.
     image_path = manager.images.find(image)
@@ -263,11 +276,11 @@ def deploy(
                 _record_step(statedir, slot, record, "restore")
                 if isinstance(disk, BlockDisk):
                     disk.remake_swap()
-                trees.restore(image_path, mountpoint, quick=quick)
+                trees.restore(image_path, mountpoint, quick=quick, meter=meter)
             for name, path in zip(inserts, insert_paths, strict=True):
                 with timer.step(f"insert {name}"):
                     _record_step(statedir, slot, record, f"insert {name}")
-                    trees.lay_over(path, mountpoint)
+                    trees.lay_over(path, mountpoint, meter)
             _record_step(statedir, slot, record, "release")
         except VmimError as error:
             failed_at = record.step

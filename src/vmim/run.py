@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vmim.errors import ToolError
+from vmim.progress import Meter, bytes_read, parse_rsync
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ PACKAGES = {
 }
 
 STDERR_TAIL = 800
+METER_SECONDS = 0.2
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -114,6 +117,43 @@ def run(
     return result
 
 
+def run_metered(
+    argv: Sequence[str | os.PathLike[str]], meter: Meter, total: int | None = None
+) -> None:
+    """Run rsync with ``--info=progress2`` appended, feeding its progress to ``meter``."""
+    args = [os.fspath(a) for a in argv]
+    args[0] = which(args[0])
+    args.insert(1, "--info=progress2")
+    log.debug("run: %s", shlex.join(args))
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=_env(),
+            preexec_fn=_die_with_parent,
+        )
+        assert child.stdout is not None
+        try:
+            pending = b""
+            while chunk := os.read(child.stdout.fileno(), 65536):
+                pending += chunk
+                *lines, pending = re.split(rb"[\r\n]", pending)
+                for line in lines:
+                    parsed = parse_rsync(line)
+                    if parsed:
+                        meter(parsed[0], total or parsed[1])
+            code = child.wait()
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+        if code != 0:
+            err.seek(0)
+            raise failure(args, code, err.read().decode(errors="replace"))
+
+
 def failure(args: Sequence[str], returncode: int, stderr: str | None) -> ToolError:
     status = f"exit status {returncode}" if returncode >= 0 else f"signal {-returncode}"
     detail = (stderr or "").strip().replace("\n", " | ")
@@ -131,10 +171,13 @@ def pipeline(
     consumer_cwd: Path | None = None,
     env: dict[str, str] | None = None,
     output: Path | None = None,
+    meter: Meter | None = None,
+    total: int | None = None,
 ) -> None:
     """Run ``producer | consumer`` without a shell; raise with the stderr of whichever failed.
 
     ``output``: a file the consumer's stdout goes to (created or truncated).
+    ``meter``: called with the bytes the producer has read so far, and ``total``.
     """
     first = [os.fspath(a) for a in producer]
     second = [os.fspath(a) for a in consumer]
@@ -171,6 +214,12 @@ def pipeline(
         assert left.stdout is not None
         left.stdout.close()  # the consumer holds the only read end now
         try:
+            while meter is not None and left.poll() is None:
+                done = bytes_read(left.pid)
+                if done is not None:
+                    meter(done, total)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    left.wait(METER_SECONDS)
             right_code = right.wait()
             left_code = left.wait()
         except BaseException:

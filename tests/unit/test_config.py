@@ -170,7 +170,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         config.load(tmp_path)  # a directory
 
 
-def test_cli_reports_a_config_error_in_one_line_with_exit_2(tmp_path: Path) -> None:
+def test_cli_reports_a_config_error_in_one_line_with_exit_2() -> None:
     result = vmim("list", config=SEED)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -18,6 +18,10 @@ class Options:
     quiet: bool = False
     _manager: Manager | None = field(default=None, repr=False)
 
+    @property
+    def shows_progress(self) -> bool:
+        return not (self.json or self.quiet)
+
     def manager(self, lock_wait: float = 0.0) -> Manager:
         if self._manager is None:
             cfg = config_mod.load(self.config_path)

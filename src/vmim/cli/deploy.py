@@ -54,10 +54,11 @@ def deploy(
     lock_wait: float,
 ) -> None:
     """Reset SLOT to IMAGE: stop, mount, restore, inserts, release[, start]."""
-    result = options.manager(lock_wait).deploy(
-        slot, image, list(inserts), up=start, wait_ready=wait_ready, timeout=timeout,
-        ready_timeout=ready_timeout,
-    )  # fmt: skip
+    with render.meter(options.shows_progress, f"deploy {image} to {slot}") as meter:
+        result = options.manager(lock_wait).deploy(
+            slot, image, list(inserts), up=start, wait_ready=wait_ready, timeout=timeout,
+            ready_timeout=ready_timeout, meter=meter,
+        )  # fmt: skip
     if options.json:
         render.emit_json({"command": "deploy", "result": result})
     elif not options.quiet:

@@ -41,4 +41,6 @@ def release(options: Options, slot: str, lock_wait: float) -> None:
 @pass_options
 def insert(options: Options, slot: str, names: tuple[str, ...], lock_wait: float) -> None:
     """Lay inserts (directories or tar archives in vmextracts) over the slot's tree."""
-    _show(options, options.manager(lock_wait).insert(slot, list(names)))
+    with render.meter(options.shows_progress, f"insert {slot}") as meter:
+        result = options.manager(lock_wait).insert(slot, list(names), meter)
+    _show(options, result)

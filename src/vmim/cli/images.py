@@ -20,15 +20,6 @@ format_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Replace an existing one, atomically.")
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 @click.command()
 @pass_options
 def images(options: Options) -> None:
@@ -37,7 +28,10 @@ def images(options: Options) -> None:
     if options.json:
         render.emit_json({"images": found})
         return
-    rows = [[i.name, i.kind, i.format, _human(i.size), i.modified, str(i.path)] for i in found]
+    rows = [
+        [i.name, i.kind, i.format, render.human_bytes(i.size), i.modified, str(i.path)]
+        for i in found
+    ]
     render.table(None, ["NAME", "KIND", "FORMAT", "SIZE", "MODIFIED", "PATH"], rows)
 
 
@@ -57,7 +51,9 @@ def _show(options: Options, command: str, result: StoreResult) -> None:
 @pass_options
 def store(options: Options, slot: str, image: str, fmt: str, force: bool, lock_wait: float) -> None:
     """Save the slot's tree as IMAGE in the image store (the domain must be down)."""
-    _show(options, "store", options.manager(lock_wait).store(slot, image, fmt, force))
+    with render.meter(options.shows_progress, f"store {slot}") as meter:
+        result = options.manager(lock_wait).store(slot, image, fmt, force, meter)
+    _show(options, "store", result)
 
 
 @click.command()
@@ -72,4 +68,6 @@ def extract(
     options: Options, slot: str, path: str, name: str, fmt: str, force: bool, lock_wait: float
 ) -> None:
     """Save PATH of the slot's tree (e.g. /usr/local) as insert NAME in vmextracts."""
-    _show(options, "extract", options.manager(lock_wait).extract(slot, path, name, fmt, force))
+    with render.meter(options.shows_progress, f"extract {slot}:{path}") as meter:
+        result = options.manager(lock_wait).extract(slot, path, name, fmt, force, meter)
+    _show(options, "extract", result)

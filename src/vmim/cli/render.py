@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from vmim.api import ActionResult
+from vmim.progress import Meter
 
 
 def plain(value: Any) -> Any:
@@ -30,6 +40,36 @@ def plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+@contextlib.contextmanager
+def meter(show: bool, label: str) -> Iterator[Meter | None]:
+    """A progress bar with bytes and rate on stderr, only for a person at a terminal."""
+    if not show or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())  # fmt: skip
+    started = time.monotonic()
+    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(label, total=None, rate="")
+
+        def update(done: int, total: int | None) -> None:
+            # The mean rate since the start: steady, where rich's own estimate needs
+            # many samples that a fast copy never gives it.
+            elapsed = max(time.monotonic() - started, 1e-3)
+            rate = f"{human_bytes(done / elapsed)}/s"
+            bar.update(task, completed=done, total=total, rate=rate, refresh=True)
+
+        yield update
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
 
 def emit_json(document: dict[str, Any]) -> None:

@@ -15,11 +15,19 @@ from typing import IO
 
 from vmim.errors import OperationError
 from vmim.images.formats import Format, detect
-from vmim.run import pipeline, run
+from vmim.progress import Meter
+from vmim.run import pipeline, run, run_metered
 
 RSYNC = ["rsync", "-aHAX", "--numeric-ids"]
 TAR_KEEP = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"]
 KEEP_AT_ROOT = "lost+found"
+
+
+def _rsync(argv: list[str], meter: Meter | None) -> None:
+    if meter is None:
+        run(argv, timeout=None)
+    else:
+        run_metered(argv, meter)
 
 
 def decompressor(fmt: Format, path: Path) -> list[str]:
@@ -47,7 +55,9 @@ def empty(mountpoint: Path) -> None:
         run(["rm", "-rf", "--one-file-system", "--", *doomed], timeout=None)
 
 
-def restore(image: Path, mountpoint: Path, quick: bool = False) -> Format:
+def restore(
+    image: Path, mountpoint: Path, quick: bool = False, meter: Meter | None = None
+) -> Format:
     """Make the slot's tree equal to ``image``.
 
     ``quick``: the slot holds this very image already, changed only by its guest, so
@@ -59,40 +69,47 @@ def restore(image: Path, mountpoint: Path, quick: bool = False) -> Format:
     if fmt == Format.DIRECTORY:
         compare = [] if quick else ["--checksum"]
         # P protects the slot's own lost+found from --delete.
-        run(
+        _rsync(
             [*RSYNC, "--delete", *compare, "--filter=P /lost+found", f"{image}/", f"{mountpoint}/"],
-            timeout=None,
+            meter,
         )
     else:
         empty(mountpoint)
-        extract_archive(image, fmt, mountpoint)
+        extract_archive(image, fmt, mountpoint, meter)
     return fmt
 
 
-def extract_archive(archive: Path, fmt: Format, mountpoint: Path) -> None:
+def extract_archive(
+    archive: Path, fmt: Format, mountpoint: Path, meter: Meter | None = None
+) -> None:
+    total = archive.stat().st_size
     if fmt.is_tar:
         pipeline(
             decompressor(fmt, archive),
             ["tar", "-x", "-p", *TAR_KEEP, "-f", "-", "-C", str(mountpoint)],
+            meter=meter,
+            total=total,
         )
     elif fmt.is_cpio:
         pipeline(
             decompressor(fmt, archive),
             ["cpio", "-i", "-d", "-m", "-u", "--no-absolute-filenames", "--quiet"],
             consumer_cwd=mountpoint,
+            meter=meter,
+            total=total,
         )
     else:
         raise OperationError(f"{archive}: cannot extract a {fmt.value}")
 
 
-def lay_over(insert: Path, mountpoint: Path) -> Format:
+def lay_over(insert: Path, mountpoint: Path, meter: Meter | None = None) -> Format:
     """Copy ``insert`` over the slot's tree without deleting anything."""
     fmt = detect(insert)
     if fmt == Format.DIRECTORY:
-        run([*RSYNC, f"{insert}/", f"{mountpoint}/"], timeout=None)
+        _rsync([*RSYNC, f"{insert}/", f"{mountpoint}/"], meter)
     elif fmt.is_tar:
         check_members(insert, fmt, mountpoint)
-        extract_archive(insert, fmt, mountpoint)
+        extract_archive(insert, fmt, mountpoint, meter)
     else:
         raise OperationError(
             f"insert {insert}: {fmt.value} archives cannot be inserted",
@@ -101,7 +118,9 @@ def lay_over(insert: Path, mountpoint: Path) -> Format:
     return fmt
 
 
-def capture(mountpoint: Path, inside: PurePosixPath, fmt: Format, dest: Path) -> None:
+def capture(
+    mountpoint: Path, inside: PurePosixPath, fmt: Format, dest: Path, meter: Meter | None = None
+) -> None:
     """Save ``inside`` (relative to the slot's root) into ``dest`` as ``fmt``.
 
     Paths keep their place relative to the root (``usr/local/...``), so an insert of
@@ -114,7 +133,7 @@ def capture(mountpoint: Path, inside: PurePosixPath, fmt: Format, dest: Path) ->
         dest.mkdir(parents=True)
         dest.chmod(0o755)
         # -R with "/./" keeps the path below that marker.
-        run([*RSYNC, "-R", f"{mountpoint}/./{inside}", f"{dest}/"], timeout=None)
+        _rsync([*RSYNC, "-R", f"{mountpoint}/./{inside}", f"{dest}/"], meter)
         return
     argv, env = compressor(fmt)
     pipeline(
@@ -122,7 +141,15 @@ def capture(mountpoint: Path, inside: PurePosixPath, fmt: Format, dest: Path) ->
         argv,
         env=env,
         output=dest,
+        meter=meter,
+        total=_used_bytes(mountpoint) if str(inside) == "." else None,
     )
+
+
+def _used_bytes(mountpoint: Path) -> int:
+    """What the whole filesystem holds: what tar will read of it, near enough for a bar."""
+    info = os.statvfs(mountpoint)
+    return (info.f_blocks - info.f_bfree) * info.f_frsize
 
 
 def check_members(archive: Path, fmt: Format, mountpoint: Path) -> None:
