@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmim import atomic, deploy, domainxml, locking, mounts, state
 from vmim import config as config_mod
-from vmim import deploy, locking, mounts, state
 from vmim.config import Config, SlotConfig
 from vmim.deploy import DeployResult, DiskResult, StoreResult
 from vmim.disks import mountpoint_for
-from vmim.errors import OperationError, StateError
+from vmim.domainxml import DomainXml, DomainXmlError
+from vmim.errors import HypervisorError, OperationError, StateError
 from vmim.hypervisor import DomainState, Hypervisor
 from vmim.images.store import Image, Store
 from vmim.progress import Meter
@@ -185,6 +186,7 @@ class Manager:
             return ActionResult(
                 slot.name, "up", before.value, before.value, False, f"{slot.name}: already running"
             )
+        self._ensure_defined(slot, before)
         mounted = self.mounted_at(slot)
         if mounted is not None:
             raise StateError(
@@ -257,6 +259,111 @@ class Manager:
         return ActionResult(
             slot.name, "kill", before.value, after.value, True, f"{slot.name}: destroyed"
         )
+
+    # -- domain definitions ---------------------------------------------------------------
+
+    def xml_path(self, slot: SlotConfig) -> Path:
+        """Where the XML vmim last defined for the slot is kept."""
+        return self.config.statedir / "xml" / f"{slot.name}.xml"
+
+    def domain_xml(self, name: str) -> DomainXml:
+        """The XML ``define`` would give libvirt, keeping a defined domain's UUID."""
+        slot = self.config.slot(name)
+        return domainxml.render(slot, self.config, self.hypervisor(slot).uuid(slot.name))
+
+    def define(self, names: Sequence[str]) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                results.append(self._define(slot, self.state(slot)))
+        return results
+
+    def undefine(self, names: Sequence[str]) -> list[ActionResult]:
+        results = []
+        for slot in self.resolve(names):
+            with self.lease(slot):
+                hv = self.hypervisor(slot)
+                before = hv.state(slot.name)
+                if before == DomainState.NOT_DEFINED:
+                    message = f"{slot.name}: not defined"
+                elif before.active:
+                    raise StateError(
+                        f"slot '{slot.name}' is {before.value}: it is not undefined while it runs",
+                        f"run 'vmim down {slot.name}' first",
+                    )
+                else:
+                    hv.undefine(slot.name)
+                    message = f"{slot.name}: undefined"
+                self.xml_path(slot).unlink(missing_ok=True)
+                after = hv.state(slot.name).value
+                results.append(
+                    ActionResult(
+                        slot.name,
+                        "undefine",
+                        before.value,
+                        after,
+                        before != DomainState.NOT_DEFINED,
+                        message,
+                    )
+                )
+        return results
+
+    def _define(self, slot: SlotConfig, before: DomainState) -> ActionResult:
+        hv = self.hypervisor(slot)
+        made = domainxml.render(slot, self.config, hv.uuid(slot.name))
+        if before.active:
+            changed = self._xml_changed(slot, made)
+            note = (
+                "the new definition applies when vmim next starts it"
+                if changed
+                else "its definition is current"
+            )
+            return ActionResult(
+                slot.name,
+                "define",
+                before.value,
+                before.value,
+                False,
+                f"{slot.name}: {before.value}, not redefined; {note}",
+            )
+        try:
+            hv.define(made.xml)
+        except HypervisorError as error:
+            raise DomainXmlError(
+                f"libvirt refused the domain XML of slot '{slot.name}' from {made.origin}: "
+                f"{error.message}"
+            ) from None
+        atomic.write_text(self.xml_path(slot), made.xml)
+        verb = "defined" if before == DomainState.NOT_DEFINED else "redefined"
+        return ActionResult(
+            slot.name,
+            "define",
+            before.value,
+            hv.state(slot.name).value,
+            True,
+            f"{slot.name}: {verb} from {made.origin}",
+        )
+
+    def _xml_changed(self, slot: SlotConfig, made: DomainXml) -> bool:
+        try:
+            return self.xml_path(slot).read_text(encoding="utf-8") != made.xml
+        except FileNotFoundError:
+            return True
+
+    def _ensure_defined(self, slot: SlotConfig, state_now: DomainState) -> None:
+        """Before a start: define a missing domain; redefine one vmim made if its XML changed.
+
+        A domain that vmim did not define (no XML of it under the state dir) is left as
+        it is: hand-made definitions are the operator's; 'vmim define' takes one over.
+        """
+        if state_now == DomainState.NOT_DEFINED:
+            self._define(slot, state_now)
+            return
+        if state_now.active or not self.xml_path(slot).exists():
+            return
+        made = domainxml.render(slot, self.config, self.hypervisor(slot).uuid(slot.name))
+        if self._xml_changed(slot, made):
+            self._define(slot, state_now)
 
     # -- disks and images ----------------------------------------------------------------
 

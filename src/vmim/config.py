@@ -40,7 +40,7 @@ SLOT_KEYS = frozenset(
         "hostname", "store_type", "root", "swap", "mount", "host", "mac", "ip",
         "hostdisk", "partition", "memory", "vcpus", "virt_type", "uri", "template",
         "domain_xml", "kernel", "initrd", "cmdline", "bridge", "network",
-        "console_log", "shutdown_timeout", "ready_pattern", "arch", "machine",
+        "console_log", "shutdown_timeout", "ready_pattern", "arch", "machine", "bootloader",
     }
 )  # fmt: skip
 _PATH_KEYS = frozenset(
@@ -96,6 +96,9 @@ class SlotConfig:
     network: str | None = None
     console_log: Path | None = None
     ready_pattern: str | None = None
+    arch: str | None = None
+    machine: str | None = None
+    bootloader: str | None = None
     settings: Mapping[str, Setting] = field(default_factory=dict, repr=False, compare=False)
 
     def where(self, key: str) -> str:
@@ -338,6 +341,9 @@ def _slot(
         network=text("network"),
         console_log=path_of("console_log"),
         ready_pattern=text("ready_pattern"),
+        arch=text("arch"),
+        machine=text("machine"),
+        bootloader=text("bootloader"),
         settings=merged,
     )
 

@@ -23,6 +23,7 @@ from vmim import atomic, state
 from vmim.config import SlotConfig
 from vmim.disks import Disk, disk_for
 from vmim.disks.block import BlockDisk
+from vmim.domainxml import console_log
 from vmim.errors import OperationError, StateError, UsageError, VmimError
 from vmim.images import trees
 from vmim.images.formats import Format, detect, writable
@@ -306,7 +307,7 @@ def deploy(
         ready = None
         if up:
             with timer.step("start"):
-                console = _clear_console(slot) if wait_ready else None
+                console = _clear_console(slot, statedir) if wait_ready else None
                 manager._up(slot, force=False)
             if console is not None:
                 with timer.step("ready"):
@@ -337,15 +338,11 @@ def _release_quietly(disk: Disk) -> None:
         log.error("%s: could not release the disk after a failure: %s", disk.slot.name, error)
 
 
-def _clear_console(slot: SlotConfig) -> Path:
-    if slot.console_log is None:
-        raise UsageError(
-            f"slot '{slot.name}' has no console_log: --wait-ready reads the serial console",
-            f"set console_log in [{slot.section}]",
-        )
+def _clear_console(slot: SlotConfig, statedir: Path) -> Path:
+    console = console_log(slot, statedir)
     # An old boot's "ready" must not count for this one.
-    slot.console_log.unlink(missing_ok=True)
-    return slot.console_log
+    console.unlink(missing_ok=True)
+    return console
 
 
 def _wait_ready(slot: SlotConfig, console: Path, timeout: float) -> str:

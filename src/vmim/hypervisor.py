@@ -133,6 +133,21 @@ class Hypervisor:
             raise self._error(f"cannot read the state of '{name}'", exc) from None
         return _STATES.get(code, DomainState.NO_STATE)
 
+    def uuid(self, name: str) -> str | None:
+        dom = self._lookup(name)
+        return str(dom.UUIDString()) if dom is not None else None
+
+    def define(self, xml: str) -> None:
+        """Define (or redefine) a persistent domain; libvirt's refusal as HypervisorError."""
+        try:
+            self._conn.defineXML(xml)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(_message(exc)) from None
+
+    def undefine(self, name: str) -> None:
+        dom = self._require(name)
+        self._call(f"cannot undefine '{name}'", dom.undefine)
+
     def start(self, name: str) -> None:
         dom = self._require(name)
         self._call(f"cannot start '{name}'", dom.create)

@@ -12,7 +12,7 @@ from types import FrameType
 import click
 
 from vmim import __version__
-from vmim.cli import deploy, disks, images, lifecycle, render, slots
+from vmim.cli import deploy, disks, domains, images, lifecycle, render, slots
 from vmim.cli.context import Options
 from vmim.errors import EXIT_FAILED, EXIT_USAGE, VmimError
 
@@ -57,6 +57,9 @@ for command in (
     images.store,
     images.extract,
     deploy.deploy,
+    domains.xml,
+    domains.define,
+    domains.undefine,
 ):
     cli.add_command(command)
 

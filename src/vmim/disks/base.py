@@ -24,6 +24,10 @@ class Disk(ABC):
         """One line for humans: what the disk is."""
 
     @abstractmethod
+    def domain_disk(self) -> Path:
+        """The file or device the slot's domain boots from."""
+
+    @abstractmethod
     def _mount(self) -> None:
         """Mount the slot's filesystem at ``self.mountpoint`` (which exists)."""
 

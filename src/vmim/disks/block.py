@@ -19,6 +19,9 @@ class BlockDisk(Disk):
         swap = f", swap {self.slot.swap}" if self.slot.swap else ""
         return f"block device {self.device}{swap}"
 
+    def domain_disk(self) -> Path:
+        return self.device
+
     def _mount(self) -> None:
         if not self.device.exists():
             raise OperationError(

@@ -58,6 +58,9 @@ class ImageDisk(Disk):
         part = f" partition {self.slot.partition}" if self.slot.partition else " (whole disk)"
         return f"disk image {self.disk}{part}"
 
+    def domain_disk(self) -> Path:
+        return self.disk
+
     def extent(self) -> Extent:
         if not self.disk.exists():
             raise OperationError(
