@@ -186,7 +186,6 @@ class Manager:
             return ActionResult(
                 slot.name, "up", before.value, before.value, False, f"{slot.name}: already running"
             )
-        self._ensure_defined(slot, before)
         mounted = self.mounted_at(slot)
         if mounted is not None:
             raise StateError(
@@ -200,6 +199,7 @@ class Manager:
                 f"({record.since}); its disk may hold a half-written tree",
                 f"deploy it again, or 'vmim up --force {slot.name}' to boot it as it is",
             )
+        self._ensure_defined(slot, before)
         if before == DomainState.PAUSED:
             hv.resume(slot.name)
             message = "resumed"
