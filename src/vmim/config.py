@@ -100,11 +100,12 @@ class SlotConfig:
     machine: str | None = None
     bootloader: str | None = None
     settings: Mapping[str, Setting] = field(default_factory=dict, repr=False, compare=False)
+    origin: str = ""  # file:line of the slot's section
 
     def where(self, key: str) -> str:
         """``file:line`` of ``key`` for this slot, or of its section."""
         setting = self.settings.get(key)
-        return setting.where if setting else f"[{self.section}]"
+        return setting.where if setting else f"{self.origin} [{self.section}]"
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,7 @@ def _slot(
         machine=text("machine"),
         bootloader=text("bootloader"),
         settings=merged,
+        origin=f"{path}:{section.line}",
     )
 
 

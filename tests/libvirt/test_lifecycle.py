@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import require_root, vmim
 from vmim.api import Manager
-from vmim.errors import HypervisorError, SlotLockedError, StateError, UnknownSlotError
+from vmim.errors import ConfigError, SlotLockedError, StateError, UnknownSlotError
 
 
 def states(manager: Manager) -> dict[str, str]:
@@ -48,9 +48,15 @@ def test_up_starts_resumes_and_is_idempotent(manager: Manager) -> None:
     assert states(manager)["s1"] == "running"
 
 
-def test_up_on_an_undefined_domain_says_how_to_define_it(manager: Manager) -> None:
-    with pytest.raises(HypervisorError, match="domain 's3' is not defined at test://"):
+def test_up_on_an_undefined_slot_without_a_disk_says_what_is_missing(manager: Manager) -> None:
+    # up defines a missing domain from the slot's template, which needs the slot's disk.
+    with pytest.raises(
+        ConfigError,
+        match=r"vmim.cfg:\d+ \[vmim.vm.s3\]: slot 's3' has store_type "
+        "partition but neither 'root' nor 'HostDisk'",
+    ):
         manager.up(["s3"])
+    assert states(manager)["s3"] == "not defined"
 
 
 def test_down_resumes_a_paused_domain_first(manager: Manager) -> None:
