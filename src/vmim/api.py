@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmim import atomic, deploy, domainxml, locking, mounts, state
+from vmim import atomic, deploy, domainxml, imports, locking, mounts, state
 from vmim import config as config_mod
 from vmim.config import Config, SlotConfig
 from vmim.deploy import DeployResult, DiskResult, StoreResult
@@ -425,3 +425,15 @@ class Manager:
             ready_timeout,
             meter,
         )
+
+    def import_image(
+        self,
+        name: str,
+        source: Path,
+        disk: bool = False,
+        size: str = "4G",
+        fs: str = "ext4",
+        partitioned: bool = False,
+        force: bool = False,
+    ) -> StoreResult:
+        return imports.import_image(self, name, source, disk, size, fs, partitioned, force)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from vmim import atomic, state
 from vmim.config import SlotConfig
 from vmim.disks import Disk, disk_for
-from vmim.disks.block import BlockDisk
 from vmim.domainxml import console_log
 from vmim.errors import OperationError, StateError, UsageError, VmimError
 from vmim.images import trees
@@ -254,12 +253,19 @@ def deploy(
     image_path = manager.images.find(image)
     fmt = detect(image_path)
     insert_paths = [manager.inserts.find(n) for n in inserts]
-    for path in insert_paths:
-        detect(path)
     if wait_ready and not up:
         raise UsageError("--wait-ready needs --up")
     statedir = manager.config.statedir
     disk = disk_for(slot, statedir)
+    if not disk.accepts(fmt):
+        raise UsageError(
+            f"image '{image}' is a {fmt.value} image; slot '{slot.name}' ({slot.store_type}) "
+            "restores trees",
+            "deploy it into a reflink slot, or deploy a tree image here",
+        )
+    for name, path in zip(inserts, insert_paths, strict=True):
+        if detect(path).is_disk:
+            raise UsageError(f"insert '{name}' is a disk image; inserts are trees")
     timer = _Timer()
     with manager.lease(slot):
         with timer.step("stop"):
@@ -269,15 +275,10 @@ def deploy(
         quick = not record.dirty and record.image_id == identity and not record.inserts
         record.dirty, record.operation, record.since = True, f"deploy {image}", state.now()
         try:
-            with timer.step("mount"):
-                _record_step(statedir, slot, record, "mount")
-                disk.release()  # whatever an earlier crash left
-                mountpoint = disk.mount()
             with timer.step("restore"):
                 _record_step(statedir, slot, record, "restore")
-                if isinstance(disk, BlockDisk):
-                    disk.remake_swap()
-                trees.restore(image_path, mountpoint, quick=quick, meter=meter)
+                disk.release()  # whatever an earlier crash left
+                mountpoint = disk.restore(image_path, quick=quick, meter=meter)
             for name, path in zip(inserts, insert_paths, strict=True):
                 with timer.step(f"insert {name}"):
                     _record_step(statedir, slot, record, f"insert {name}")

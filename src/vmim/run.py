@@ -157,8 +157,9 @@ def run_metered(
 def failure(args: Sequence[str], returncode: int, stderr: str | None) -> ToolError:
     status = f"exit status {returncode}" if returncode >= 0 else f"signal {-returncode}"
     detail = (stderr or "").strip().replace("\n", " | ")
-    if len(detail) > STDERR_TAIL:
-        detail = "..." + detail[-STDERR_TAIL:]
+    if len(detail) > 2 * STDERR_TAIL:
+        # The first lines say what went wrong (rsync's summary at the end only counts it).
+        detail = detail[:STDERR_TAIL] + " ... " + detail[-STDERR_TAIL:]
     message = f"{shlex.join(args)} failed with {status}"
     return ToolError(f"{message}: {detail}" if detail else message)
 

@@ -36,7 +36,7 @@ def test_image_of_unknown_format_is_refused_before_touching_the_slot(host: Host)
     record = slot_record(host, "img")
     assert (record["dirty"], record["mounted"]) == (False, None)
     listing = json.loads(vmim("--json", "images", config=host.config).stdout)["images"]
-    assert [(i["name"], i["format"]) for i in listing] == [("weird.img", "unknown")]
+    assert [(i["name"], i["format"]) for i in listing] == [("weird", "unknown")]
 
 
 def test_missing_tool_names_its_debian_package(host: Host, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from vmim.cli import render
@@ -71,3 +73,37 @@ def extract(
     with render.meter(options.shows_progress, f"extract {slot}:{path}") as meter:
         result = options.manager(lock_wait).extract(slot, path, name, fmt, force, meter)
     _show(options, "extract", result)
+
+
+@click.command("import")
+@click.argument("name")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A directory or an archive.",
+)
+@click.option("--disk", is_flag=True, help="Build a raw disk image (for reflink slots).")
+@click.option("--size", default="4G", show_default=True, help="Size of the disk image.")
+@click.option("--fs", type=click.Choice(["ext4", "xfs"]), default="ext4", show_default=True)
+@click.option(
+    "--partitioned",
+    is_flag=True,
+    help="One partition at 1 MiB (partition = 1) instead of a whole-disk filesystem.",
+)
+@force_option
+@pass_options
+def import_(
+    options: Options,
+    name: str,
+    source: Path,
+    disk: bool,
+    size: str,
+    fs: str,
+    partitioned: bool,
+    force: bool,
+) -> None:
+    """Bring a tree or archive into the image store, as it is or as a disk image."""
+    result = options.manager().import_image(name, source, disk, size, fs, partitioned, force)
+    _show(options, "import", result)

@@ -56,6 +56,7 @@ for command in (
     images.images,
     images.store,
     images.extract,
+    images.import_,
     deploy.deploy,
     domains.xml,
     domains.define,

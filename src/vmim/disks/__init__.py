@@ -12,6 +12,7 @@ from vmim.config import SlotConfig
 from vmim.disks.base import Disk
 from vmim.disks.block import BlockDisk
 from vmim.disks.image import ImageDisk
+from vmim.disks.reflink import ReflinkDisk
 from vmim.errors import ConfigError
 
 __all__ = ["Disk", "disk_for", "mountpoint_for"]
@@ -45,8 +46,16 @@ def disk_for(slot: SlotConfig, statedir: Path) -> Disk:
                 "set HostDisk = /path/to/disk.img and partition = N",
             )
         return ImageDisk(slot, mountpoint)
+    if slot.store_type == "reflink":
+        if slot.hostdisk is None:
+            raise ConfigError(
+                f"{slot.where('store_type')}: slot '{slot.name}' has store_type reflink but "
+                "no 'HostDisk'",
+                "set HostDisk = /path/on/xfs-or-btrfs/slot.img (partition = N if partitioned)",
+            )
+        return ReflinkDisk(slot, mountpoint)
     raise ConfigError(
         f"{slot.where('store_type')}: slot '{slot.name}': store_type {slot.store_type} "
         "is not supported by this version",
-        "use partition or diskimage",
+        "use partition, diskimage or reflink",
     )

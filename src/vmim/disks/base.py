@@ -9,6 +9,9 @@ from pathlib import Path
 from vmim import mounts
 from vmim.config import SlotConfig
 from vmim.errors import OperationError
+from vmim.images import trees
+from vmim.images.formats import Format
+from vmim.progress import Meter
 from vmim.run import run
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,16 @@ class Disk(ABC):
     def _cleanup_stale(self) -> list[str]:
         """Undo what a killed process may have left besides the mount; say what was done."""
         return []
+
+    def accepts(self, fmt: Format) -> bool:
+        """Whether a deploy can put an image of ``fmt`` into this disk."""
+        return not fmt.is_disk
+
+    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
+        """Make the slot hold ``image``; return its tree, mounted (for the inserts)."""
+        mountpoint = self.mount()
+        trees.restore(image, mountpoint, quick=quick, meter=meter)
+        return mountpoint
 
     def is_mounted(self) -> bool:
         return mounts.mount_at(self.mountpoint) is not None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from vmim.disks.base import Disk
 from vmim.errors import OperationError
+from vmim.progress import Meter
 from vmim.run import run
 
 
@@ -30,6 +31,8 @@ class BlockDisk(Disk):
             )
         run(["mount", self.device, self.mountpoint], timeout=300)
 
-    def remake_swap(self) -> None:
+    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
+        # The seed re-made swap at every reset: a guest's swap holds nothing worth keeping.
         if self.slot.swap:
             run(["mkswap", "-f", self.slot.swap], timeout=300)
+        return super().restore(image, quick=quick, meter=meter)

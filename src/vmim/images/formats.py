@@ -20,6 +20,13 @@ class Format(StrEnum):
     CPIO_BZ2 = "cpio.bz2"
     CPIO_GZ = "cpio.gz"
     CPIO = "cpio"
+    RAW_DISK = "raw disk"
+    QCOW2 = "qcow2"
+
+    @property
+    def is_disk(self) -> bool:
+        """A block-level image: only copy-on-write slots take it as it is."""
+        return self in (Format.RAW_DISK, Format.QCOW2)
 
     @property
     def is_tar(self) -> bool:
@@ -54,13 +61,33 @@ SUFFIXES = (
     ".tar",
     ".cpio",
     ".tzst",
+    ".img",
+    ".raw",
+    ".qcow2",
 )
-SUFFIX_OF = {Format.TAR_ZST: ".tar.zst", Format.TAR_GZ: ".tar.gz", Format.DIRECTORY: ""}
+SUFFIX_OF = {
+    Format.TAR_ZST: ".tar.zst",
+    Format.TAR_GZ: ".tar.gz",
+    Format.DIRECTORY: "",
+    Format.RAW_DISK: ".img",
+}
 
+_QCOW2 = b"QFI\xfb"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 _BZIP2 = b"BZh"
 _PEEK = 1024
+_DISK_PEEK = 0x10048
+
+
+def _is_raw_disk(head: bytes) -> bool:
+    """A partition table (MBR or GPT), or a filesystem from the first byte (ext, XFS, btrfs)."""
+    mbr = len(head) >= 512 and head[510:512] == b"\x55\xaa"
+    gpt = head[512:520] == b"EFI PART"
+    ext = head[1080:1082] == b"\x53\xef"
+    xfs = head[:4] == b"XFSB"
+    btrfs = head[0x10040:0x10048] == b"_BHRfS_M"
+    return mbr or gpt or ext or xfs or btrfs
 
 
 def _inner_kind(head: bytes) -> str | None:
@@ -91,7 +118,9 @@ def detect(path: Path) -> Format:
         return Format.DIRECTORY
     try:
         with path.open("rb") as stream:
-            magic = stream.read(_PEEK)
+            magic = stream.read(_DISK_PEEK)
+        if magic.startswith(_QCOW2):
+            return Format.QCOW2
         if magic.startswith(_GZIP):
             with gzip.open(path, "rb") as inner:
                 head, outer = inner.read(_PEEK), "gz"
@@ -100,15 +129,17 @@ def detect(path: Path) -> Format:
         elif magic.startswith(_BZIP2):
             with bz2.open(path, "rb") as inner:
                 head, outer = inner.read(_PEEK), "bz2"
+        elif _is_raw_disk(magic):
+            return Format.RAW_DISK
         else:
-            head, outer = magic, ""
+            head, outer = magic[:_PEEK], ""
     except (OSError, EOFError, ValueError) as exc:
         raise OperationError(f"cannot read image {path}: {exc}") from None
     kind = _inner_kind(head)
     if kind is None:
         raise OperationError(
-            f"{path}: unknown image format (not a directory, nor a tar or cpio archive "
-            "compressed with gzip, zstd or bzip2)"
+            f"{path}: unknown image format (not a directory, a tar or cpio archive "
+            "compressed with gzip, zstd or bzip2, nor a disk image)"
         )
     try:
         return Format(f"{kind}.{outer}" if outer else kind)

@@ -59,6 +59,12 @@ class Store:
         self.kind = kind
         self.key = key  # the config key that names this store, for messages
 
+    def root_path(self) -> Path:
+        """The store's folder, made when missing."""
+        root = self._require_root()
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
     def _require_root(self) -> Path:
         if self.root is None:
             raise UsageError(f"no {self.kind} store configured", f"set {self.key} in [vmim.local]")

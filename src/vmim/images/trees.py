@@ -18,7 +18,8 @@ from vmim.images.formats import Format, detect
 from vmim.progress import Meter
 from vmim.run import pipeline, run, run_metered
 
-RSYNC = ["rsync", "-aHAX", "--numeric-ids"]
+# --sparse: a sparse file (a preallocated swap or database file) stays sparse in the slot.
+RSYNC = ["rsync", "-aHAX", "--numeric-ids", "--sparse"]
 TAR_KEEP = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"]
 KEEP_AT_ROOT = "lost+found"
 
@@ -73,6 +74,8 @@ def restore(
             [*RSYNC, "--delete", *compare, "--filter=P /lost+found", f"{image}/", f"{mountpoint}/"],
             meter,
         )
+    elif fmt.is_disk:
+        raise OperationError(f"{image} is a {fmt.value} image, not a tree")
     else:
         empty(mountpoint)
         extract_archive(image, fmt, mountpoint, meter)

@@ -1,0 +1,74 @@
+"""Bringing trees and archives into the image store, as they are or as disk images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vmim import atomic
+from vmim.deploy import StoreResult
+from vmim.errors import OperationError, UsageError
+from vmim.images import diskimage, trees
+from vmim.images.formats import SUFFIXES, Format, detect
+from vmim.images.store import check_name
+from vmim.run import run
+
+if TYPE_CHECKING:
+    from vmim.api import Manager
+
+
+def import_image(
+    manager: Manager,
+    name: str,
+    source: Path,
+    disk: bool = False,
+    size: str = "4G",
+    fs: str = "ext4",
+    partitioned: bool = False,
+    force: bool = False,
+) -> StoreResult:
+    """Bring a tree or an archive into the image store, as it is or as a disk image."""
+    if not source.exists():
+        raise UsageError(f"{source} does not exist", "--from takes a directory or an archive")
+    store_ = manager.images
+    fmt = Format.RAW_DISK if disk else detect(source)
+    if fmt.is_disk and not disk:
+        raise UsageError(f"{source} is a disk image; copy it into {store_.root} as it is")
+    target = store_.root_path() / (check_name(name) + (".img" if disk else _suffix(source, fmt)))
+    others = store_.existing(name)
+    if others and not force:
+        raise OperationError(
+            f"image '{name}' exists already ({others[0]})", "add --force to replace it"
+        )
+    with atomic.publishing(target, replace=force) as temp:
+        if disk:
+            with diskimage.tree_of(source) as tree:
+                diskimage.build(tree, temp, diskimage.parse_size(size), fs, partitioned)
+        elif fmt == Format.DIRECTORY:
+            temp.mkdir()
+            temp.chmod(0o755)
+            run([*trees.RSYNC, f"{source}/", f"{temp}/"], timeout=None)
+        else:
+            run(["cp", "--reflink=auto", "--sparse=always", source, temp], timeout=None)
+    for other in others:
+        if other != target:
+            atomic.remove(other)
+    described = store_.describe(target)
+    return StoreResult(
+        "",
+        name,
+        str(target),
+        described.format,
+        described.size,
+        bool(others),
+        f"imported {name} ({described.format}, {described.size} bytes) at {target}",
+    )
+
+
+def _suffix(source: Path, fmt: Format) -> str:
+    if fmt == Format.DIRECTORY:
+        return ""
+    for suffix in SUFFIXES:
+        if source.name.endswith(suffix):
+            return suffix
+    return ""

@@ -1,0 +1,161 @@
+"""reflink slots on XFS and btrfs made by the tests: resets that copy nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import vmim
+from tests.integration.conftest import mkfs_file
+from tests.manifest import differences, manifest
+from tests.trees import rich_tree
+
+
+@dataclass
+class CowHost:
+    base: Path
+    config: Path
+    images: Path
+
+    def mountpoint(self) -> Path:
+        return self.base / "mnt" / "cow"
+
+
+def _mkfs(path: Path, fstype: str) -> Path:
+    with path.open("wb") as f:
+        f.truncate(1 << 30)
+    argv = {
+        "xfs": ["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],
+        "btrfs": ["mkfs.btrfs", "-q", "-f"],
+        "ext4": ["mke2fs", "-q", "-F", "-t", "ext4"],
+    }
+    subprocess.run([*argv[fstype], str(path)], check=True)  # fmt: skip
+    return path
+
+
+@pytest.fixture(params=["xfs", "btrfs"])
+def cow_host(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CowHost]:
+    """A filesystem of ``request.param`` holding the image store and a reflink slot's disk."""
+    yield from _cow_host(tmp_path, str(request.param))
+
+
+def _cow_host(tmp_path: Path, fstype: str) -> Iterator[CowHost]:
+    backing = _mkfs(tmp_path / f"{fstype}.fs", fstype)
+    store_fs = tmp_path / "fs"
+    store_fs.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(backing), str(store_fs)], check=True)
+    try:
+        (store_fs / "images").mkdir()
+        (tmp_path / "node.xml").write_text("<node/>\n")
+        cfg = tmp_path / "vmim.cfg"
+        cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
+                       f"statedir = state\nvmimages = {store_fs / 'images'}\n"
+                       f"[vmim.vm.cow]\nHostName = cow\nstore_type = reflink\n"
+                       f"HostDisk = {store_fs / 'slots' / 'cow.img'}\npartition = 1\n"
+                       f"mount = mnt/cow\n")  # fmt: skip
+        yield CowHost(tmp_path, cfg, store_fs / "images")
+    finally:
+        subprocess.run(["umount", str(tmp_path / "mnt" / "cow")], capture_output=True,
+                       check=False)  # fmt: skip
+        subprocess.run(["umount", str(store_fs)], check=True)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def slot_tree(host: CowHost) -> dict[str, tuple[object, ...]]:
+    assert vmim("mount", "cow", config=host.config).returncode == 0
+    try:
+        return manifest(host.mountpoint())
+    finally:
+        assert vmim("release", "cow", config=host.config).returncode == 0
+
+
+def test_deploy_clones_the_disk_image_and_resets_the_guests_changes(cow_host: CowHost) -> None:
+    source = rich_tree(cow_host.base / "source")
+    imported = vmim("--json", "import", "golden", "--from", str(source), "--disk", "--size",
+                    "64M", "--partitioned", config=cow_host.config)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    image = Path(json.loads(imported.stdout)["result"]["path"])
+    assert json.loads(imported.stdout)["result"]["format"] == "raw disk"
+    before = digest(image)
+
+    for _ in range(2):
+        result = vmim("--json", "deploy", "cow", "golden", config=cow_host.config)
+        assert result.returncode == 0, result.stderr
+        assert differences(manifest(source), slot_tree(cow_host)) == []
+        # What the guest would change: a file written, a file removed.
+        assert vmim("mount", "cow", config=cow_host.config).returncode == 0
+        (cow_host.mountpoint() / "guest-was-here").write_text("x")
+        (cow_host.mountpoint() / "etc" / "marker").unlink()
+        assert vmim("release", "cow", config=cow_host.config).returncode == 0
+    assert digest(image) == before  # the image never changes
+
+    # The slot's disk shares the image's extents: cloning allocated nothing new.
+    assert vmim("deploy", "cow", "golden", config=cow_host.config).returncode == 0
+    shared = subprocess.run(["filefrag", "-v", str(cow_host.base / "fs" / "slots" / "cow.img")],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "shared" in shared
+
+
+def test_a_tree_image_goes_into_a_reflink_slot_too(cow_host: CowHost) -> None:
+    rich_tree(cow_host.base / "source")
+    assert vmim("import", "disk", "--from", str(cow_host.base / "source"), "--disk", "--size",
+                "64M", "--partitioned", config=cow_host.config).returncode == 0  # fmt: skip
+    assert vmim("deploy", "cow", "disk", config=cow_host.config).returncode == 0
+    tree = rich_tree(cow_host.images / "tree", marker="tree")
+    result = vmim("deploy", "cow", "tree", config=cow_host.config)
+    assert result.returncode == 0, result.stderr
+    assert differences(manifest(tree), slot_tree(cow_host)) == []
+
+
+def test_reflink_on_ext4_is_refused_naming_the_filesystem(tmp_path: Path) -> None:
+    host = next(_cow_host_ext4(tmp_path))
+    try:
+        (host.base / "tree").mkdir()
+        assert vmim("import", "golden", "--from", str(host.base / "tree"), "--disk", "--size",
+                    "16M", config=host.config).returncode == 0  # fmt: skip
+        result = vmim("deploy", "cow", "golden", config=host.config)
+        assert result.returncode == 1
+        assert f"ext4 at {host.base / 'fs'} cannot share extents (reflink)" in result.stderr
+        assert "store_type = qcow2" in result.stderr
+        assert not (host.base / "fs" / "slots" / "cow.img").exists()  # no silent full copy
+    finally:
+        subprocess.run(["umount", str(host.base / "fs")], check=True)
+
+
+def _cow_host_ext4(tmp_path: Path) -> Iterator[CowHost]:
+    backing = mkfs_file(tmp_path / "ext4.fs", 256)
+    store_fs = tmp_path / "fs"
+    store_fs.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(backing), str(store_fs)], check=True)
+    (store_fs / "images").mkdir()
+    (tmp_path / "node.xml").write_text("<node/>\n")
+    cfg = tmp_path / "vmim.cfg"
+    cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
+                   f"statedir = state\nvmimages = {store_fs / 'images'}\n"
+                   f"[vmim.vm.cow]\nHostName = cow\nstore_type = reflink\n"
+                   f"HostDisk = {store_fs / 'slots' / 'cow.img'}\nmount = mnt/cow\n")  # fmt: skip
+    yield CowHost(tmp_path, cfg, store_fs / "images")
+
+
+def test_a_disk_image_into_a_tree_slot_is_refused_before_anything(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "node.xml").write_text("<node/>\n")
+    cfg = tmp_path / "vmim.cfg"
+    cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
+                   "statedir = state\nvmimages = images\n[vmim.vm.1]\nHostName = t\n"
+                   "store_type = diskimage\nHostDisk = t.img\n")  # fmt: skip
+    assert vmim("import", "d", "--from", str(tmp_path / "tree"), "--disk", "--size", "16M",
+                config=cfg).returncode == 0  # fmt: skip
+    result = vmim("deploy", "t", "d", config=cfg)
+    assert result.returncode == 2
+    assert "image 'd' is a raw disk image; slot 't' (diskimage) restores trees" in result.stderr
