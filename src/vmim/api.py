@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from vmim.config import Config, SlotConfig
 from vmim.deploy import DeployResult, DiskResult, StoreResult
 from vmim.disks import mountpoint_for
 from vmim.domainxml import DomainXml, DomainXmlError
-from vmim.errors import HypervisorError, OperationError, StateError
+from vmim.errors import HypervisorError, OperationError, StateError, UsageError, VmimError
 from vmim.hypervisor import DomainState, Hypervisor
 from vmim.images.store import Image, Store
 from vmim.progress import Meter
@@ -43,6 +45,16 @@ class SlotStatus:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """One slot of a parallel deploy: its result, or the error that stopped it."""
+
+    slot: str
+    result: DeployResult | None
+    error: str | None
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class ActionResult:
     slot: str
     action: str
@@ -57,6 +69,7 @@ class Manager:
         self.config = cfg
         self.lock_wait = lock_wait
         self._hypervisors: dict[str, Hypervisor] = {}
+        self._connecting = threading.Lock()
         self.images = Store(cfg.images, "image", "vmimages")
         self.inserts = Store(cfg.extracts, "insert", "vmextracts")
 
@@ -80,10 +93,12 @@ class Manager:
     # -- helpers -------------------------------------------------------------------------
 
     def hypervisor(self, slot: SlotConfig) -> Hypervisor:
-        hypervisor = self._hypervisors.get(slot.uri)
-        if hypervisor is None:
-            hypervisor = self._hypervisors[slot.uri] = Hypervisor(slot.uri)
-        return hypervisor
+        # Parallel deploys share one connection per URI (libvirt connections are thread-safe).
+        with self._connecting:
+            hypervisor = self._hypervisors.get(slot.uri)
+            if hypervisor is None:
+                hypervisor = self._hypervisors[slot.uri] = Hypervisor(slot.uri)
+            return hypervisor
 
     def resolve(self, names: Iterable[str] | None) -> list[SlotConfig]:
         """Slots by name, all checked before any work starts; all slots when ``names`` is None."""
@@ -437,3 +452,37 @@ class Manager:
         force: bool = False,
     ) -> StoreResult:
         return imports.import_image(self, name, source, disk, size, fs, partitioned, force)
+
+    def deploy_many(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        inserts: Sequence[str] = (),
+        up: bool = False,
+        wait_ready: bool = False,
+        timeout: float | None = None,
+        ready_timeout: float = 300.0,
+        jobs: int = 4,
+    ) -> list[Outcome]:
+        """Deploy several slots at once, each under its own lease; one outcome per slot.
+
+        Slot and image names are all checked before any slot is touched; after that a
+        failure in one slot stops neither the others nor the report.
+        """
+        names = [slot for slot, _ in pairs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise UsageError(f"slot '{duplicates[0]}' is named twice", "one image per slot")
+        self.resolve(names)
+        for _, image in pairs:
+            self.images.find(image)
+
+        def one(pair: tuple[str, str]) -> Outcome:
+            slot, image = pair
+            try:
+                result = self.deploy(slot, image, inserts, up, wait_ready, timeout, ready_timeout)
+            except VmimError as error:
+                return Outcome(slot, None, str(error), error.exit_code)
+            return Outcome(slot, result, None, 0)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(one, pairs))
