@@ -159,3 +159,26 @@ def test_a_disk_image_into_a_tree_slot_is_refused_before_anything(tmp_path: Path
     result = vmim("deploy", "t", "d", config=cfg)
     assert result.returncode == 2
     assert "image 'd' is a raw disk image; slot 't' (diskimage) restores trees" in result.stderr
+
+
+def test_two_slots_of_one_xfs_image_mount_side_by_side(cow_host: CowHost) -> None:
+    # Clones share the filesystem UUID, which XFS refuses twice unless told otherwise.
+    fs = cow_host.base / "fs"
+    text = cow_host.config.read_text() + (
+        f"[vmim.vm.twin]\nHostName = twin\nstore_type = reflink\n"
+        f"HostDisk = {fs / 'slots' / 'twin.img'}\npartition = 1\nmount = mnt/twin\n"
+    )
+    cow_host.config.write_text(text)
+    (cow_host.base / "tree").mkdir()
+    imported = vmim("import", "x", "--from", str(cow_host.base / "tree"), "--disk", "--fs",
+                    "xfs", "--size", "320M", "--partitioned", config=cow_host.config)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    result = vmim("deploy", "cow=x", "twin=x", config=cow_host.config)
+    assert result.returncode == 0, result.stderr
+    assert vmim("mount", "cow", config=cow_host.config).returncode == 0
+    try:
+        second = vmim("mount", "twin", config=cow_host.config)
+        assert second.returncode == 0, second.stderr
+        assert vmim("release", "twin", config=cow_host.config).returncode == 0
+    finally:
+        assert vmim("release", "cow", config=cow_host.config).returncode == 0

@@ -17,6 +17,21 @@ from vmim.run import run
 log = logging.getLogger(__name__)
 
 
+def mount_options(device: Path, offset: int = 0) -> list[str]:
+    """Options a filesystem needs to be mounted beside its copies.
+
+    Slots reset from one image hold filesystems with one UUID, and XFS refuses to
+    mount a second filesystem with a UUID already mounted ("duplicate UUID").
+    """
+    try:
+        with device.open("rb") as stream:
+            stream.seek(offset)
+            magic = stream.read(4)
+    except OSError:
+        return []
+    return ["nouuid"] if magic == b"XFSB" else []
+
+
 class Disk(ABC):
     def __init__(self, slot: SlotConfig, mountpoint: Path) -> None:
         self.slot = slot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vmim.disks.base import Disk
+from vmim.disks.base import Disk, mount_options
 from vmim.errors import OperationError
 from vmim.progress import Meter
 from vmim.run import run
@@ -29,7 +29,9 @@ class BlockDisk(Disk):
                 f"slot '{self.slot.name}': root device {self.device} does not exist",
                 f"check 'root' at {self.slot.where('root')}",
             )
-        run(["mount", self.device, self.mountpoint], timeout=300)
+        options = mount_options(self.device)
+        extra = ["-o", ",".join(options)] if options else []
+        run(["mount", *extra, self.device, self.mountpoint], timeout=300)
 
     def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
         # The seed re-made swap at every reset: a guest's swap holds nothing worth keeping.

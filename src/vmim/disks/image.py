@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmim import mounts
-from vmim.disks.base import Disk
+from vmim.disks.base import Disk, mount_options
 from vmim.errors import OperationError, ToolError
 from vmim.run import run
 
@@ -88,7 +88,9 @@ class ImageDisk(Disk):
                 self.slot.name,
                 extent.offset,
             )
-        options = f"loop,offset={extent.offset}"
+        options = ",".join(
+            ["loop", f"offset={extent.offset}", *mount_options(self.disk, extent.offset)]
+        )
         if extent.size is not None:
             options += f",sizelimit={extent.size}"
         run(["mount", "-o", options, self.disk, self.mountpoint], timeout=300)
