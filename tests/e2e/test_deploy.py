@@ -42,7 +42,6 @@ def test_deploy_boot_store_and_deploy_again(e2e_host: MakeHost) -> None:
     assert (result["format"], result["state"]) == ("tar.zst", "running")
     assert [s["name"] for s in result["steps"]] == [
         "stop",
-        "mount",
         "restore",
         "release",
         "start",
