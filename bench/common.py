@@ -86,3 +86,23 @@ def vmim(config: Path, *args: str) -> dict[str, object]:
 
 def run(*argv: str | Path) -> None:
     subprocess.run([str(a) for a in argv], check=True)
+
+
+def ext4_slot_host(base: Path, image: Path) -> tuple[Path, Path, Path]:
+    """A fresh host under ``base``: one diskimage slot ``bench`` (ext4, 3 GiB) and its config."""
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    disk = base / "slot.img"
+    with disk.open("wb") as out:
+        out.truncate(3 << 30)
+    run("mke2fs", "-q", "-F", "-t", "ext4", disk)
+    (base / "node.xml").write_text("<node/>\n")
+    config = base / "vmim.cfg"
+    config.write_text(
+        f"[vmim.local]\nvmemulator = test://{base / 'node.xml'}\n"
+        f"statedir = {base / 'state'}\nvmimages = {image.parent}\n"
+        f"[vmim.vm.1]\nHostName = bench\nstore_type = diskimage\n"
+        f"HostDisk = {disk}\nmount = {base / 'mnt'}\n"
+    )
+    return base, disk, config

@@ -8,11 +8,10 @@ Target: vmim's restore step within 1.10x of bare rsync.
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from pathlib import Path
 
-from bench.common import SCRATCH, log, median, os_tree, run, timed, tree_stats, vmim
+from bench.common import SCRATCH, ext4_slot_host, log, median, os_tree, run, timed, tree_stats, vmim
 
 ROUNDS = 5
 
@@ -29,22 +28,7 @@ def main() -> None:
     image = os_tree(SCRATCH / "images" / "os")
     count, size = tree_stats(image)
     log(f"image: {count} files, {size / 2**20:.0f} MiB")
-    base = SCRATCH / "restore"
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir()
-    disk = base / "slot.img"
-    with disk.open("wb") as out:
-        out.truncate(3 << 30)
-    run("mke2fs", "-q", "-F", "-t", "ext4", disk)
-    (base / "node.xml").write_text("<node/>\n")
-    config = base / "vmim.cfg"
-    config.write_text(
-        f"[vmim.local]\nvmemulator = test://{base / 'node.xml'}\n"
-        f"statedir = {base / 'state'}\nvmimages = {image.parent}\n"
-        f"[vmim.vm.1]\nHostName = bench\nstore_type = diskimage\n"
-        f"HostDisk = {disk}\nmount = {base / 'mnt'}\n"
-    )
+    base, disk, config = ext4_slot_host(SCRATCH / "restore", image)
     vmim(config, "deploy", "bench", "os")  # the slot now holds the image
     files = sorted(
         p.relative_to(image) for p in image.rglob("*") if p.is_file() and not p.is_symlink()

@@ -5,10 +5,9 @@ Prints time and size ratios. Target: at least 3x faster, at most 1.05x the size.
 
 from __future__ import annotations
 
-import shutil
 import time
 
-from bench.common import SCRATCH, log, median, os_tree, run, timed, tree_stats, vmim
+from bench.common import SCRATCH, ext4_slot_host, log, median, os_tree, run, timed, tree_stats, vmim
 
 ROUNDS = 3
 
@@ -17,22 +16,7 @@ def main() -> None:
     image = os_tree(SCRATCH / "images" / "os")
     count, size = tree_stats(image)
     log(f"tree: {count} files, {size / 2**20:.0f} MiB")
-    base = SCRATCH / "store"
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir()
-    disk = base / "slot.img"
-    with disk.open("wb") as out:
-        out.truncate(3 << 30)
-    run("mke2fs", "-q", "-F", "-t", "ext4", disk)
-    (base / "node.xml").write_text("<node/>\n")
-    config = base / "vmim.cfg"
-    config.write_text(
-        f"[vmim.local]\nvmemulator = test://{base / 'node.xml'}\n"
-        f"statedir = {base / 'state'}\nvmimages = {image.parent}\n"
-        f"[vmim.vm.1]\nHostName = bench\nstore_type = diskimage\n"
-        f"HostDisk = {disk}\nmount = {base / 'mnt'}\n"
-    )
+    base, _disk, config = ext4_slot_host(SCRATCH / "store", image)
     vmim(config, "deploy", "bench", "os")
     vmim(config, "mount", "bench")  # both sides read the same mounted, warm tree
     mnt = base / "mnt"
