@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmim import atomic, deploy, domainxml, imports, locking, mounts, state
+from vmim import atomic, deploy, domainxml, exports, imports, locking, mounts, state
 from vmim import config as config_mod
 from vmim.config import Config, SlotConfig
 from vmim.deploy import DeployResult, DiskResult, StoreResult
@@ -23,6 +23,7 @@ from vmim.disks import mountpoint_for
 from vmim.domainxml import DomainXml, DomainXmlError
 from vmim.errors import HypervisorError, OperationError, StateError, UsageError, VmimError
 from vmim.hypervisor import DomainState, Hypervisor
+from vmim.images import lifecycle
 from vmim.images.store import Image, Store
 from vmim.progress import Meter
 
@@ -383,10 +384,35 @@ class Manager:
     # -- disks and images ----------------------------------------------------------------
 
     def list_images(self) -> list[Image]:
-        found = self.images.all() if self.config.images else []
+        """Images (with the base each is and the slots reading it), bare bases, inserts."""
+        found = lifecycle.describe(self.config, self.images) if self.config.images else []
         if self.config.extracts:
             found += self.inserts.all()
         return found
+
+    def remove_image(self, name: str, insert: bool = False) -> lifecycle.Removed:
+        """Remove an image or insert; an image whose base a slot reads is refused."""
+        return lifecycle.remove(self.config, self.inserts if insert else self.images, name)
+
+    def gc(self, dry_run: bool = False) -> lifecycle.Collected:
+        """Delete bases nothing uses and temporary files left by killed writers."""
+        return lifecycle.gc(self.config, self.images, dry_run)
+
+    def verify(self) -> list[tuple[str, str | None]]:
+        """Re-read every base and compare it with its digest."""
+        return lifecycle.verify_all(self.images)
+
+    def export_image(
+        self,
+        image: str,
+        name: str,
+        fmt: str = "tar.zst",
+        partition: int | None = None,
+        force: bool = False,
+        meter: Meter | None = None,
+    ) -> StoreResult:
+        """Write the tree inside disk image ``image`` as tree image ``name``."""
+        return exports.export_image(self, image, name, fmt, partition, force, meter)
 
     def mount(self, name: str) -> DiskResult:
         return deploy.mount(self, self.config.slot(name))
@@ -401,11 +427,13 @@ class Manager:
         self,
         name: str,
         image: str,
-        fmt: str = "tar.zst",
+        fmt: str | None = None,
         force: bool = False,
         meter: Meter | None = None,
+        compress: bool = False,
     ) -> StoreResult:
-        return deploy.store(self, self.config.slot(name), image, fmt, force, meter)
+        """Save a slot as ``image``: its tree as an archive, or (qcow2/raw) its disk as a base."""
+        return deploy.store(self, self.config.slot(name), image, fmt, force, meter, compress)
 
     def extract(
         self,

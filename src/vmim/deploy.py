@@ -24,10 +24,11 @@ from vmim.config import SlotConfig
 from vmim.disks import Disk, disk_for
 from vmim.domainxml import console_log
 from vmim.errors import OperationError, StateError, UsageError, VmimError
-from vmim.images import trees
+from vmim.images import bases, trees
 from vmim.images.formats import Format, detect, writable
-from vmim.images.store import Store
+from vmim.images.store import Store, check_name
 from vmim.progress import Meter
+from vmim.run import run
 
 if TYPE_CHECKING:
     from vmim.api import Manager
@@ -171,13 +172,85 @@ def store(
     manager: Manager,
     slot: SlotConfig,
     name: str,
-    fmt_name: str = "tar.zst",
+    fmt_name: str | None = None,
     force: bool = False,
     meter: Meter | None = None,
+    compress: bool = False,
 ) -> StoreResult:
-    fmt = writable(fmt_name)
+    disk = disk_for(slot, manager.config.statedir)
+    if fmt_name is None:
+        # A qcow2 slot's natural image is a new base: flattening it is one sequential copy.
+        fmt_name = "qcow2" if disk.needs_base else "tar.zst"
+    fmt = writable(fmt_name, disks=True)
+    if fmt.is_disk:
+        return _save_disk(manager, slot, disk, name, fmt, force, compress, meter)
+    if compress:
+        raise UsageError("--compress is for qcow2 images", "tar.zst and tar.gz are compressed")
     return _save(
         manager, slot, manager.images, name, fmt, PurePosixPath("."), force, "store", meter
+    )
+
+
+def _save_disk(
+    manager: Manager,
+    slot: SlotConfig,
+    disk: Disk,
+    name: str,
+    fmt: Format,
+    force: bool,
+    compress: bool,
+    meter: Meter | None,
+) -> StoreResult:
+    """Flatten the slot's whole disk into a new base image and point ``name`` at it."""
+    source = disk.disk_file()
+    if source is None:
+        raise UsageError(
+            f"slot '{slot.name}' ({slot.store_type}) has no disk file to save as a "
+            f"{fmt.value} image",
+            "store its tree instead: --format tar.zst",
+        )
+    if compress and fmt != Format.QCOW2:
+        raise UsageError("--compress is for qcow2 images", "add --format qcow2")
+    store_root = manager.images.root_path()
+    target = store_root / (check_name(name) + bases.NAME_SUFFIX[fmt])
+    others = manager.images.existing(name)
+    if others and not force:
+        raise OperationError(
+            f"image '{name}' exists already ({others[0]})", "add --force to replace it"
+        )
+    with manager.lease(slot):
+        _require_stopped(manager, slot, "store from it")
+        if not source.exists():
+            raise OperationError(
+                f"slot '{slot.name}': {source} does not exist", "deploy an image into it first"
+            )
+        # A mounted qcow2 slot is held open (and locked) by its raw view.
+        disk.release()
+        scratch = bases.scratch(store_root, name)
+        try:
+            out_fmt = "qcow2" if fmt == Format.QCOW2 else "raw"
+            run(
+                ["qemu-img", "convert", "-f", disk.domain_format(), "-O", out_fmt,
+                 *(["-c"] if compress else []), source, scratch],
+                timeout=None,
+            )  # fmt: skip
+            base = bases.adopt(scratch, fmt, store_root, meter)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        bases.link(target, base, replace=target.exists() or target.is_symlink())
+    for other in others:
+        if other != target:
+            atomic.remove(other)
+    return StoreResult(
+        slot.name,
+        name,
+        str(target),
+        fmt.value,
+        base.path.stat().st_size,
+        bool(others),
+        f"{slot.name}: {'replaced' if others else 'stored'} image {name} "
+        f"({fmt.value} base {base.short}) at {target}",
     )
 
 
@@ -260,9 +333,20 @@ def deploy(
     if not disk.accepts(fmt):
         raise UsageError(
             f"image '{image}' is a {fmt.value} image; slot '{slot.name}' ({slot.store_type}) "
-            "restores trees",
-            "deploy it into a reflink slot, or deploy a tree image here",
+            "cannot take it",
+            "deploy disk images into qcow2 or reflink slots (reflink: raw only), "
+            "trees anywhere; 'vmim export' makes a tree of a disk image",
         )
+    if fmt.is_disk:
+        base = bases.of_image(image_path)
+        if base is not None:
+            bases.verify(base, meter=meter)
+        elif disk.needs_base:
+            raise UsageError(
+                f"image '{image}' ({image_path}) is not a base image; a {slot.store_type} "
+                "slot is an overlay on an image that must never change",
+                f"make it one: vmim import {image} --from {image_path} --force",
+            )
     for name, path in zip(inserts, insert_paths, strict=True):
         if detect(path).is_disk:
             raise UsageError(f"insert '{name}' is a disk image; inserts are trees")
@@ -278,11 +362,11 @@ def deploy(
             with timer.step("restore"):
                 _record_step(statedir, slot, record, "restore")
                 disk.release()  # whatever an earlier crash left
-                mountpoint = disk.restore(image_path, quick=quick, meter=meter)
+                disk.restore(image_path, quick=quick, meter=meter)
             for name, path in zip(inserts, insert_paths, strict=True):
                 with timer.step(f"insert {name}"):
                     _record_step(statedir, slot, record, f"insert {name}")
-                    trees.lay_over(path, mountpoint, meter)
+                    trees.lay_over(path, disk.mount(), meter)
             _record_step(statedir, slot, record, "release")
         except VmimError as error:
             failed_at = record.step

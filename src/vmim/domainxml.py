@@ -63,9 +63,12 @@ def console_log(slot: SlotConfig, statedir: Path) -> Path:
 
 
 def disk_source(slot: SlotConfig, statedir: Path) -> DiskSource:
-    path = disk_for(slot, statedir).domain_disk()
+    disk = disk_for(slot, statedir)
+    path = disk.domain_disk()
     block = path.is_block_device() if path.exists() else str(path).startswith("/dev/")
-    return DiskSource(path=str(path), type="block" if block else "file")
+    return DiskSource(
+        path=str(path), type="block" if block else "file", format=disk.domain_format()
+    )
 
 
 def variables(slot: SlotConfig, cfg: Config, domain_uuid: str) -> dict[str, Any]:

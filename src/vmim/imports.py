@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from vmim import atomic
 from vmim.deploy import StoreResult
 from vmim.errors import OperationError, UsageError
-from vmim.images import diskimage, trees
+from vmim.images import bases, diskimage, trees
 from vmim.images.formats import SUFFIXES, Format, detect
 from vmim.images.store import check_name
 from vmim.run import run
@@ -29,27 +29,43 @@ def import_image(
 ) -> StoreResult:
     """Bring a tree or an archive into the image store, as it is or as a disk image."""
     if not source.exists():
-        raise UsageError(f"{source} does not exist", "--from takes a directory or an archive")
+        raise UsageError(
+            f"{source} does not exist", "--from takes a directory, an archive or a disk image"
+        )
     store_ = manager.images
     fmt = Format.RAW_DISK if disk else detect(source)
-    if fmt.is_disk and not disk:
-        raise UsageError(f"{source} is a disk image; copy it into {store_.root} as it is")
-    target = store_.root_path() / (check_name(name) + (".img" if disk else _suffix(source, fmt)))
+    if fmt.is_disk:
+        target = store_.root_path() / (check_name(name) + bases.NAME_SUFFIX[fmt])
+    else:
+        target = store_.root_path() / (check_name(name) + _suffix(source, fmt))
     others = store_.existing(name)
     if others and not force:
         raise OperationError(
             f"image '{name}' exists already ({others[0]})", "add --force to replace it"
         )
-    with atomic.publishing(target, replace=force) as temp:
-        if disk:
-            with diskimage.tree_of(source) as tree:
-                diskimage.build(tree, temp, diskimage.parse_size(size), fs, partitioned)
-        elif fmt == Format.DIRECTORY:
-            temp.mkdir()
-            temp.chmod(0o755)
-            run([*trees.RSYNC, f"{source}/", f"{temp}/"], timeout=None)
-        else:
-            run(["cp", "--reflink=auto", "--sparse=always", source, temp], timeout=None)
+    if fmt.is_disk:
+        # Disk images become bases: written under a temporary name, named by digest.
+        root = store_.root_path()
+        scratch = bases.scratch(root, name)
+        try:
+            if disk:
+                with diskimage.tree_of(source) as tree:
+                    diskimage.build(tree, scratch, diskimage.parse_size(size), fs, partitioned)
+            else:
+                run(["cp", "--reflink=auto", "--sparse=always", source, scratch], timeout=None)
+            base = bases.adopt(scratch, fmt, root)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        bases.link(target, base, replace=target.exists() or target.is_symlink())
+    else:
+        with atomic.publishing(target, replace=force) as temp:
+            if fmt == Format.DIRECTORY:
+                temp.mkdir()
+                temp.chmod(0o755)
+                run([*trees.RSYNC, f"{source}/", f"{temp}/"], timeout=None)
+            else:
+                run(["cp", "--reflink=auto", "--sparse=always", source, temp], timeout=None)
     for other in others:
         if other != target:
             atomic.remove(other)

@@ -9,7 +9,8 @@ import click
 from vmim.cli import render
 from vmim.cli.context import Options, pass_options, wait_option
 from vmim.deploy import StoreResult
-from vmim.images.formats import WRITABLE
+from vmim.errors import EXIT_FAILED
+from vmim.images.formats import DISK_WRITABLE, WRITABLE
 
 format_option = click.option(
     "--format",
@@ -25,16 +26,18 @@ force_option = click.option("--force", is_flag=True, help="Replace an existing o
 @click.command()
 @pass_options
 def images(options: Options) -> None:
-    """List images (vmimages) and inserts (vmextracts): name, format, size, date."""
+    """List images (vmimages), their bases and the slots on them, and inserts (vmextracts)."""
     found = options.manager().list_images()
     if options.json:
         render.emit_json({"images": found})
         return
     rows = [
-        [i.name, i.kind, i.format, render.human_bytes(i.size), i.modified, str(i.path)]
+        [i.name, i.kind, i.format, render.human_bytes(i.size), i.modified, i.base or "-",
+         ",".join(i.used_by) or "-", str(i.path)]
         for i in found
-    ]
-    render.table(None, ["NAME", "KIND", "FORMAT", "SIZE", "MODIFIED", "PATH"], rows)
+    ]  # fmt: skip
+    columns = ["NAME", "KIND", "FORMAT", "SIZE", "MODIFIED", "BASE", "USED BY", "PATH"]
+    render.table(None, columns, rows)
 
 
 def _show(options: Options, command: str, result: StoreResult) -> None:
@@ -47,14 +50,32 @@ def _show(options: Options, command: str, result: StoreResult) -> None:
 @click.command()
 @click.argument("slot")
 @click.argument("image")
-@format_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted({*WRITABLE, *DISK_WRITABLE})),
+    default=None,
+    help="A tree (directory, archive) or, for a slot whose disk is a file, a new base "
+    "disk image (qcow2, raw). [default: qcow2 for qcow2 slots, else tar.zst]",
+)
+@click.option(
+    "--compress", is_flag=True, help="With qcow2: compress the clusters (smaller, slower)."
+)
 @force_option
 @wait_option
 @pass_options
-def store(options: Options, slot: str, image: str, fmt: str, force: bool, lock_wait: float) -> None:
-    """Save the slot's tree as IMAGE in the image store (the domain must be down)."""
+def store(
+    options: Options,
+    slot: str,
+    image: str,
+    fmt: str | None,
+    compress: bool,
+    force: bool,
+    lock_wait: float,
+) -> None:
+    """Save the slot as IMAGE in the image store (the domain must be down)."""
     with render.meter(options.shows_progress, f"store {slot}") as meter:
-        result = options.manager(lock_wait).store(slot, image, fmt, force, meter)
+        result = options.manager(lock_wait).store(slot, image, fmt, force, meter, compress)
     _show(options, "store", result)
 
 
@@ -107,3 +128,69 @@ def import_(
     """Bring a tree or archive into the image store, as it is or as a disk image."""
     result = options.manager().import_image(name, source, disk, size, fs, partitioned, force)
     _show(options, "import", result)
+
+
+@click.command("export")
+@click.argument("image")
+@click.argument("name")
+@format_option
+@click.option(
+    "--partition",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The partition holding the tree [default: the only one, or the whole disk].",
+)
+@force_option
+@pass_options
+def export(
+    options: Options, image: str, name: str, fmt: str, partition: int | None, force: bool
+) -> None:
+    """Write the tree inside disk image IMAGE as tree image NAME (for rsync slots)."""
+    with render.meter(options.shows_progress, f"export {image}") as meter:
+        result = options.manager().export_image(image, name, fmt, partition, force, meter)
+    _show(options, "export", result)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--insert", "is_insert", is_flag=True, help="NAME is an insert (vmextracts).")
+@pass_options
+def remove(options: Options, name: str, is_insert: bool) -> None:
+    """Remove image NAME; refused while a qcow2 slot reads its base."""
+    result = options.manager().remove_image(name, is_insert)
+    if options.json:
+        render.emit_json({"command": "remove", "result": result})
+    elif not options.quiet:
+        click.echo(result.message)
+
+
+@click.command()
+@click.option("--dry-run", "-n", is_flag=True, help="Only say what would be deleted.")
+@pass_options
+def gc(options: Options, dry_run: bool) -> None:
+    """Delete bases that no image names and no slot reads, and temp files of killed runs."""
+    result = options.manager().gc(dry_run)
+    if options.json:
+        render.emit_json({"command": "gc", "result": result})
+        return
+    if not options.quiet:
+        for path in result.removed:
+            click.echo(f"{'would delete' if dry_run else 'deleted'} {path}")
+        click.echo(result.message)
+
+
+@click.command()
+@pass_options
+def verify(options: Options) -> None:
+    """Re-read every base image and compare it with the digest in its name."""
+    results = options.manager().verify()
+    bad = [(name, error) for name, error in results if error]
+    if options.json:
+        render.emit_json(
+            {"command": "verify", "results": [{"base": n, "error": e} for n, e in results]}
+        )
+    elif not options.quiet:
+        for name, error in results:
+            click.echo(f"{name}: {error or 'ok'}")
+    if bad:
+        raise click.exceptions.Exit(EXIT_FAILED)

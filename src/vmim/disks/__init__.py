@@ -12,6 +12,7 @@ from vmim.config import SlotConfig
 from vmim.disks.base import Disk
 from vmim.disks.block import BlockDisk
 from vmim.disks.image import ImageDisk
+from vmim.disks.qcow2 import Qcow2Disk
 from vmim.disks.reflink import ReflinkDisk
 from vmim.errors import ConfigError
 
@@ -54,8 +55,16 @@ def disk_for(slot: SlotConfig, statedir: Path) -> Disk:
                 "set HostDisk = /path/on/xfs-or-btrfs/slot.img (partition = N if partitioned)",
             )
         return ReflinkDisk(slot, mountpoint)
+    if slot.store_type == "qcow2":
+        if slot.hostdisk is None:
+            raise ConfigError(
+                f"{slot.where('store_type')}: slot '{slot.name}' has store_type qcow2 but "
+                "no 'HostDisk'",
+                "set HostDisk = /path/to/slot.qcow2 (the overlay; partition = N if partitioned)",
+            )
+        return Qcow2Disk(slot, mountpoint, statedir)
     raise ConfigError(
         f"{slot.where('store_type')}: slot '{slot.name}': store_type {slot.store_type} "
         "is not supported by this version",
-        "use partition, diskimage or reflink",
+        "use partition, diskimage, qcow2 or reflink",
     )

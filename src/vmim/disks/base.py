@@ -17,19 +17,28 @@ from vmim.run import run
 log = logging.getLogger(__name__)
 
 
-def mount_options(device: Path, offset: int = 0) -> list[str]:
-    """Options a filesystem needs to be mounted beside its copies.
+_EXT_MAGIC_AT = 1080
+
+
+def mount_options(device: Path, offset: int = 0, read_only: bool = False) -> list[str]:
+    """Options a filesystem needs to be mounted beside its copies (and, read-only, untouched).
 
     Slots reset from one image hold filesystems with one UUID, and XFS refuses to
     mount a second filesystem with a UUID already mounted ("duplicate UUID").
+    A read-only mount must not replay a journal left by a guest that was killed:
+    that would write to an image that must not change.
     """
     try:
         with device.open("rb") as stream:
             stream.seek(offset)
-            magic = stream.read(4)
+            head = stream.read(_EXT_MAGIC_AT + 2)
     except OSError:
         return []
-    return ["nouuid"] if magic == b"XFSB" else []
+    if head[:4] == b"XFSB":
+        return ["nouuid", "ro", "norecovery"] if read_only else ["nouuid"]
+    if read_only and head[_EXT_MAGIC_AT:] == b"\x53\xef":
+        return ["ro", "noload"]
+    return ["ro"] if read_only else []
 
 
 class Disk(ABC):
@@ -53,15 +62,24 @@ class Disk(ABC):
         """Undo what a killed process may have left besides the mount; say what was done."""
         return []
 
+    # A qcow2 overlay needs an immutable base under it; a copy does not.
+    needs_base = False
+
     def accepts(self, fmt: Format) -> bool:
         """Whether a deploy can put an image of ``fmt`` into this disk."""
         return not fmt.is_disk
 
-    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
-        """Make the slot hold ``image``; return its tree, mounted (for the inserts)."""
-        mountpoint = self.mount()
-        trees.restore(image, mountpoint, quick=quick, meter=meter)
-        return mountpoint
+    def domain_format(self) -> str:
+        """The disk format libvirt is told (``<driver type=...>``)."""
+        return "raw"
+
+    def disk_file(self) -> Path | None:
+        """The file that is the whole disk, for backends that can save it as a base."""
+        return None
+
+    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> None:
+        """Make the slot hold ``image``; it may be left mounted (the pipeline releases it)."""
+        trees.restore(image, self.mount(), quick=quick, meter=meter)
 
     def is_mounted(self) -> bool:
         return mounts.mount_at(self.mountpoint) is not None

@@ -33,8 +33,8 @@ class BlockDisk(Disk):
         extra = ["-o", ",".join(options)] if options else []
         run(["mount", *extra, self.device, self.mountpoint], timeout=300)
 
-    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
+    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> None:
         # The seed re-made swap at every reset: a guest's swap holds nothing worth keeping.
         if self.slot.swap:
             run(["mkswap", "-f", self.slot.swap], timeout=300)
-        return super().restore(image, quick=quick, meter=meter)
+        super().restore(image, quick=quick, meter=meter)

@@ -61,16 +61,26 @@ class ImageDisk(Disk):
     def domain_disk(self) -> Path:
         return self.disk
 
-    def extent(self) -> Extent:
+    def disk_file(self) -> Path | None:
+        return self.disk
+
+    def _require_disk(self) -> None:
         if not self.disk.exists():
             raise OperationError(
                 f"slot '{self.slot.name}': HostDisk {self.disk} does not exist",
                 f"check 'HostDisk' at {self.slot.where('hostdisk')}",
             )
+
+    def raw_view(self) -> Path:
+        """A file holding the guest-visible bytes of the disk, to read partitions and mount."""
+        self._require_disk()
+        return self.disk
+
+    def extent(self, raw: Path) -> Extent:
         number = self.slot.partition
         if number is None:
             return Extent(offset=0, size=None)
-        table = partitions(self.disk)
+        table = partitions(raw)
         if number not in table:
             have = ", ".join(str(n) for n in sorted(table)) or "none"
             raise OperationError(
@@ -81,33 +91,41 @@ class ImageDisk(Disk):
         return table[number]
 
     def _mount(self) -> None:
-        extent = self.extent()
+        raw = self.raw_view()
+        extent = self.extent(raw)
         if self.slot.store_type == "kpartx" and not Path("/dev/mapper/control").exists():
             log.info(
                 "%s: no device-mapper here; using a loop device at offset %d instead of kpartx",
                 self.slot.name,
                 extent.offset,
             )
-        options = ",".join(
-            ["loop", f"offset={extent.offset}", *mount_options(self.disk, extent.offset)]
-        )
-        if extent.size is not None:
-            options += f",sizelimit={extent.size}"
-        run(["mount", "-o", options, self.disk, self.mountpoint], timeout=300)
+        loop_mount(raw, extent, self.mountpoint)
 
     def _cleanup_stale(self) -> list[str]:
-        """Detach loop devices on this disk that nothing mounts (left by a killed process)."""
-        if not self.disk.exists():
-            return []
-        target = os.path.realpath(self.disk)
-        listing = json.loads(run(["losetup", "--json", "--list"]).stdout or '{"loopdevices":[]}')
-        in_use = {m.source for m in mounts.mounts()}
-        done = []
-        for loop in listing.get("loopdevices", []):
-            backing = loop.get("back-file") or ""
-            # losetup shows a deleted backing file with " (deleted)".
-            if os.path.realpath(backing) != target or loop["name"] in in_use:
-                continue
-            run(["losetup", "-d", loop["name"]])
-            done.append(f"detached {loop['name']}")
-        return done
+        return detach_stale_loops(self.disk)
+
+
+def loop_mount(raw: Path, extent: Extent, mountpoint: Path, read_only: bool = False) -> None:
+    """Mount the filesystem at ``extent`` of the file ``raw`` through a loop device."""
+    options = ["loop", f"offset={extent.offset}", *mount_options(raw, extent.offset, read_only)]
+    if extent.size is not None:
+        options.append(f"sizelimit={extent.size}")
+    run(["mount", "-o", ",".join(options), raw, mountpoint], timeout=300)
+
+
+def detach_stale_loops(backing_file: Path) -> list[str]:
+    """Detach loop devices on ``backing_file`` that nothing mounts (left by a killed process)."""
+    if not backing_file.exists():
+        return []
+    target = os.path.realpath(backing_file)
+    listing = json.loads(run(["losetup", "--json", "--list"]).stdout or '{"loopdevices":[]}')
+    in_use = {m.source for m in mounts.mounts()}
+    done = []
+    for loop in listing.get("loopdevices", []):
+        backing = loop.get("back-file") or ""
+        # losetup shows a deleted backing file with " (deleted)".
+        if os.path.realpath(backing) != target or loop["name"] in in_use:
+            continue
+        run(["losetup", "-d", loop["name"]])
+        done.append(f"detached {loop['name']}")
+    return done

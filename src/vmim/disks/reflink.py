@@ -64,10 +64,11 @@ class ReflinkDisk(ImageDisk):
     def accepts(self, fmt: Format) -> bool:
         return fmt != Format.QCOW2
 
-    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> Path:
+    def restore(self, image: Path, quick: bool = False, meter: Meter | None = None) -> None:
         if detect(image) != Format.RAW_DISK:
             # A tree image goes into the slot's filesystem as in any other slot.
-            return super().restore(image, quick=quick, meter=meter)
+            super().restore(image, quick=quick, meter=meter)
+            return
         self.release()
         self.disk.parent.mkdir(parents=True, exist_ok=True)
         temp = atomic.temp_name(self.disk)
@@ -81,4 +82,3 @@ class ReflinkDisk(ImageDisk):
         if meter is not None:
             size = self.disk.stat().st_size
             meter(size, size)
-        return self.mount()

@@ -50,6 +50,8 @@ WRITABLE = {
     "tar.gz": Format.TAR_GZ,
     "tgz": Format.TAR_GZ,
 }
+# What ``store`` writes from a slot whose disk is a file: a new base image.
+DISK_WRITABLE = {"qcow2": Format.QCOW2, "raw": Format.RAW_DISK}
 SUFFIXES = (
     ".tar.zst",
     ".tar.gz",
@@ -149,10 +151,18 @@ def detect(path: Path) -> Format:
         ) from None
 
 
-def writable(name: str) -> Format:
+def writable(name: str, disks: bool = False) -> Format:
+    """The format named ``name``; disk formats only where ``disks`` (a slot's whole disk)."""
+    known = {**WRITABLE, **DISK_WRITABLE} if disks else WRITABLE
     try:
-        return WRITABLE[name]
+        return known[name]
     except KeyError:
+        if name in DISK_WRITABLE:
+            raise UsageError(
+                f"cannot write {name!r} here: only 'vmim store' of a slot whose disk is a "
+                "file (qcow2, reflink, diskimage) writes disk images",
+                f"choose one of: {', '.join(WRITABLE)}",
+            ) from None
         raise UsageError(
-            f"cannot write images as {name!r}", f"choose one of: {', '.join(WRITABLE)}"
+            f"cannot write images as {name!r}", f"choose one of: {', '.join(known)}"
         ) from None

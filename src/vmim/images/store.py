@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,9 @@ class Image:
     format: str  # a Format value, or "unknown"
     size: int
     modified: str
-    kind: str  # "image" or "insert"
+    kind: str  # "image", "insert", or "base" (a base no image name points at)
+    base: str | None = None  # "sha256:<12 hex>" for an image that is a base
+    used_by: list[str] = field(default_factory=list)  # slots whose overlay reads the base
 
 
 def base_name(entry: str) -> str:
