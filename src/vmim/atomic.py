@@ -107,6 +107,12 @@ def _sync_tree(path: Path) -> None:
         os.close(fd)
 
 
+def stale_temps_of(final: Path) -> list[Path]:
+    """Temporary names of ``final`` left by processes that no longer exist."""
+    prefix = f".{final.name}{TEMP_MARK}"
+    return [p for p in stale_temps(final.parent) if p.name.startswith(prefix)]
+
+
 def stale_temps(folder: Path) -> list[Path]:
     """Temporary names left by processes that no longer exist."""
     found: list[Path] = []

@@ -333,7 +333,7 @@ def deploy(
     if not disk.accepts(fmt):
         raise UsageError(
             f"image '{image}' is a {fmt.value} image; slot '{slot.name}' ({slot.store_type}) "
-            "cannot take it",
+            + ("restores trees" if not disk.accepts(Format.RAW_DISK) else "cannot take it"),
             "deploy disk images into qcow2 or reflink slots (reflink: raw only), "
             "trees anywhere; 'vmim export' makes a tree of a disk image",
         )

@@ -24,14 +24,29 @@ def _mounts() -> set[str]:
     return {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
 
 
+def _views() -> set[str]:
+    """qemu-storage-daemon processes alive (an exited one is a zombie until init reaps it)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"qemu-storage-daemon" in (proc / "cmdline").read_bytes():
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.add(proc.name)
+        except (OSError, IndexError):
+            continue
+    return found
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind() -> Iterator[None]:
-    """After each test: no loop device and no mount that was not there before."""
+    """After each test: no loop device, mount or raw-view daemon that was not there before."""
     require_root()
-    loops, mounts = _loops(), _mounts()
+    loops, mounts, views = _loops(), _mounts(), _views()
     yield
     assert _mounts() - mounts == set(), "a test left a mount behind"
     assert _loops() - loops == set(), "a test left a loop device behind"
+    assert _views() - views == set(), "a test left a qemu-storage-daemon running"
 
 
 @dataclass

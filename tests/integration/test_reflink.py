@@ -159,6 +159,7 @@ def test_a_disk_image_into_a_tree_slot_is_refused_before_anything(tmp_path: Path
     result = vmim("deploy", "t", "d", config=cfg)
     assert result.returncode == 2
     assert "image 'd' is a raw disk image; slot 't' (diskimage) restores trees" in result.stderr
+    assert "'vmim export' makes a tree of a disk image" in result.stderr
 
 
 def test_two_slots_of_one_xfs_image_mount_side_by_side(cow_host: CowHost) -> None:

@@ -62,6 +62,8 @@ class Qcow2Disk(ImageDisk):
             )
         self.release()
         self.disk.parent.mkdir(parents=True, exist_ok=True)
+        for stale in atomic.stale_temps_of(self.disk):
+            stale.unlink()  # a reset killed before its rename
         temp = atomic.temp_name(self.disk)
         fmt_name = "raw" if base.format == Format.RAW_DISK else "qcow2"
         try:

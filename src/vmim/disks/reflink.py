@@ -71,6 +71,8 @@ class ReflinkDisk(ImageDisk):
             return
         self.release()
         self.disk.parent.mkdir(parents=True, exist_ok=True)
+        for stale in atomic.stale_temps_of(self.disk):
+            stale.unlink()  # a reset killed before its rename
         temp = atomic.temp_name(self.disk)
         try:
             clone(image, temp)
