@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -490,6 +490,7 @@ class Manager:
         timeout: float | None = None,
         ready_timeout: float = 300.0,
         jobs: int = 4,
+        meters: Mapping[str, Meter] | None = None,
     ) -> list[Outcome]:
         """Deploy several slots at once, each under its own lease; one outcome per slot.
 
@@ -507,7 +508,10 @@ class Manager:
         def one(pair: tuple[str, str]) -> Outcome:
             slot, image = pair
             try:
-                result = self.deploy(slot, image, inserts, up, wait_ready, timeout, ready_timeout)
+                result = self.deploy(
+                    slot, image, inserts, up, wait_ready, timeout, ready_timeout,
+                    (meters or {}).get(slot),
+                )  # fmt: skip
             except VmimError as error:
                 return Outcome(slot, None, str(error), error.exit_code)
             return Outcome(slot, result, None, 0)

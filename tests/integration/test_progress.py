@@ -69,3 +69,15 @@ def test_no_progress_when_not_a_terminal_or_with_json(host: Host) -> None:
     shown = on_a_terminal(host, "--json", "store", "blk", "saved")
     assert not BYTES_AND_RATE.search(shown)
     assert '"command": "store"' in shown
+
+
+def test_a_parallel_deploy_shows_one_display_with_a_bar_per_slot(host: Host) -> None:
+    image = host.images / "mid"
+    image.mkdir()
+    chunk = os.urandom(1 << 20)
+    for i in range(50):
+        (image / f"part{i:03d}").write_bytes(chunk[i:] + chunk[:i])
+    shown = on_a_terminal(host, "deploy", "blk=mid", "img=mid")
+    assert "deploy mid to blk" in shown and "deploy mid to img" in shown
+    assert BYTES_AND_RATE.search(shown), shown[-2000:]
+    assert "blk: deployed mid" in shown and "img: deployed mid" in shown

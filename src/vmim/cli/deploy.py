@@ -85,10 +85,12 @@ def deploy(
     pairs = _pairs(targets)
     manager = options.manager(lock_wait)
     if pairs is not None:
-        outcomes = manager.deploy_many(
-            pairs, list(inserts), up=start, wait_ready=wait_ready, timeout=timeout,
-            ready_timeout=ready_timeout, jobs=jobs,
-        )  # fmt: skip
+        labels = {slot: f"deploy {image} to {slot}" for slot, image in pairs}
+        with render.meters(options.shows_progress, labels) as meters:
+            outcomes = manager.deploy_many(
+                pairs, list(inserts), up=start, wait_ready=wait_ready, timeout=timeout,
+                ready_timeout=ready_timeout, jobs=jobs, meters=meters,
+            )  # fmt: skip
         if options.json:
             render.emit_json({"command": "deploy", "results": outcomes})
         else:

@@ -18,6 +18,8 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -42,26 +44,42 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _columns() -> tuple[ProgressColumn, ...]:
+    return (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn())  # fmt: skip
+
+
+def _task_meter(bar: Progress, task: TaskID) -> Meter:
+    started = time.monotonic()
+
+    def update(done: int, total: int | None) -> None:
+        # The mean rate since the start: steady, where rich's own estimate needs
+        # many samples that a fast copy never gives it.
+        elapsed = max(time.monotonic() - started, 1e-3)
+        rate = f"{human_bytes(done / elapsed)}/s"
+        bar.update(task, completed=done, total=total, rate=rate, refresh=True)
+
+    return update
+
+
 @contextlib.contextmanager
 def meter(show: bool, label: str) -> Iterator[Meter | None]:
     """A progress bar with bytes and rate on stderr, only for a person at a terminal."""
+    with meters(show, {label: label}) as found:
+        yield found[label] if found else None
+
+
+@contextlib.contextmanager
+def meters(show: bool, labels: dict[str, str]) -> Iterator[dict[str, Meter] | None]:
+    """One display with a bar per key (e.g. per slot of a parallel deploy); None when hidden."""
     if not show or not sys.stderr.isatty():
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())  # fmt: skip
-    started = time.monotonic()
-    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
-        task = bar.add_task(label, total=None, rate="")
-
-        def update(done: int, total: int | None) -> None:
-            # The mean rate since the start: steady, where rich's own estimate needs
-            # many samples that a fast copy never gives it.
-            elapsed = max(time.monotonic() - started, 1e-3)
-            rate = f"{human_bytes(done / elapsed)}/s"
-            bar.update(task, completed=done, total=total, rate=rate, refresh=True)
-
-        yield update
+    with Progress(*_columns(), console=Console(file=sys.stderr), transient=True) as bar:
+        yield {
+            key: _task_meter(bar, bar.add_task(label, total=None, rate=""))
+            for key, label in labels.items()
+        }
 
 
 def human_bytes(size: float) -> str:
