@@ -106,3 +106,24 @@ def ext4_slot_host(base: Path, image: Path) -> tuple[Path, Path, Path]:
         f"HostDisk = {disk}\nmount = {base / 'mnt'}\n"
     )
     return base, disk, config
+
+
+def xfs_scratch(base: Path, size_gib: int) -> Path:
+    """A fresh ``base`` with an XFS filesystem (reflink=1) on a loop device at ``base/fs``.
+
+    Sparse: it takes only the space written into it. The caller unmounts ``base/fs``.
+    """
+    fs = base / "fs"
+    if fs.is_mount():
+        run("umount", fs)
+    if base.exists():
+        shutil.rmtree(base)
+    fs.mkdir(parents=True)
+    base.chmod(0o755)  # libvirt's qemu user reaches guests' disks through it
+    backing = base / "xfs.fs"
+    with backing.open("wb") as f:
+        f.truncate(size_gib << 30)
+    run("mkfs.xfs", "-q", "-f", "-m", "reflink=1", backing)
+    run("mount", "-o", "loop", backing, fs)
+    fs.chmod(0o755)
+    return fs

@@ -9,13 +9,12 @@ Target: at most 0.5 s with qcow2 and reflink.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.common import SCRATCH, log, median, run, vmim
+from bench.common import SCRATCH, log, median, run, vmim, xfs_scratch
 from vmim.testbed.guest import READY_LINE, TestGuest, make_disk, make_root_tree
 from vmim.testbed.host import open_folder
 
@@ -87,20 +86,8 @@ def cleanup(config: Path) -> None:
 
 def main() -> None:
     base = SCRATCH / "cycle"
-    fs = base / "fs"
-    if fs.is_mount():
-        run("umount", fs)
-    if base.exists():
-        shutil.rmtree(base)
     guest = TestGuest().build()
-    open_folder(base)
-    backing = base / "xfs.fs"
-    with backing.open("wb") as f:
-        f.truncate(2 << 30)
-    run("mkfs.xfs", "-q", "-f", "-m", "reflink=1", backing)
-    open_folder(fs)
-    run("mount", "-o", "loop", backing, fs)
-    open_folder(fs)
+    fs = xfs_scratch(base, 2)
     open_folder(fs / "images")
     tree = make_root_tree(base / "tree", "bench")
     config = write_config(base, fs, guest)

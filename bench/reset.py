@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.common import SCRATCH, log, median, run, vmim
+from bench.common import SCRATCH, log, median, run, vmim, xfs_scratch
 
 SIZES_GIB = (1, 4, 16)
 ROUNDS = 5
@@ -49,17 +49,7 @@ def restore_step(config: Path, slot: str, image: str) -> float:
 
 def main() -> None:
     base = SCRATCH / "reset"
-    fs = base / "fs"
-    if fs.is_mount():
-        run("umount", fs)
-    if base.exists():
-        shutil.rmtree(base)
-    fs.mkdir(parents=True)
-    backing = base / "xfs.fs"
-    with backing.open("wb") as f:
-        f.truncate((max(SIZES_GIB) * 3 + 8) << 30)
-    run("mkfs.xfs", "-q", "-f", "-m", "reflink=1", backing)
-    run("mount", "-o", "loop", backing, fs)
+    fs = xfs_scratch(base, max(SIZES_GIB) * 3 + 8)
     (base / "node.xml").write_text("<node/>\n")
     config = base / "vmim.cfg"
     config.write_text(
