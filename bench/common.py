@@ -127,3 +127,18 @@ def xfs_scratch(base: Path, size_gib: int) -> Path:
     run("mount", "-o", "loop", backing, fs)
     fs.chmod(0o755)
     return fs
+
+
+def virsh(*args: str, uri: str = "qemu:///system") -> str:
+    return subprocess.run(
+        ["virsh", "-c", uri, *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll every 50 ms, as a script by hand would."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.05)

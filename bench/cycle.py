@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import SCRATCH, log, median, run, vmim, xfs_scratch
+from bench.common import SCRATCH, log, median, run, virsh, vmim, wait_until, xfs_scratch
 from vmim.testbed.guest import READY_LINE, TestGuest, make_disk, make_root_tree
 from vmim.testbed.host import open_folder
 
@@ -25,21 +25,6 @@ SLOTS = {
     "reflink": "vmim-bench-reflink",
     "diskimage": "vmim-bench-rsync",
 }
-
-
-def virsh(*args: str) -> str:
-    return subprocess.run(
-        ["virsh", "-c", URI, *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def wait_until(predicate: object, timeout: float = 120) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out")
-        time.sleep(0.05)
 
 
 def bare_reboot(slot: str, console: Path) -> float:

@@ -9,32 +9,15 @@ the console log for the ready line. Target: vmim adds at most 0.5 s.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from bench.common import SCRATCH, log, median, run, vmim
+from bench.common import SCRATCH, log, median, run, virsh, vmim, wait_until
 from vmim.testbed.guest import READY_LINE, TestGuest, make_root_tree
 from vmim.testbed.host import make_host
 
 ROUNDS = 5
 SLOT = "vmim-bench-redeploy"
-URI = "qemu:///system"
-
-
-def virsh(*args: str) -> str:
-    return subprocess.run(
-        ["virsh", "-c", URI, *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def wait_until(predicate: object, timeout: float = 120) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out")
-        time.sleep(0.05)
 
 
 def ready(console: Path) -> bool:

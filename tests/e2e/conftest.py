@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import libvirt
 import pytest
 
 from tests.helpers import require_libvirtd
@@ -44,3 +45,17 @@ def e2e_host(guest: TestGuest, request: pytest.FixtureRequest) -> Iterator[MakeH
     for host in made:
         host.undefine()
         shutil.rmtree(host.base, ignore_errors=True)
+
+
+def remove_domain(name: str) -> None:
+    """Destroy and undefine a domain a test made, if it is there."""
+    conn = libvirt.open("qemu:///system")
+    try:
+        dom = conn.lookupByName(name)
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass
+    finally:
+        conn.close()

@@ -7,10 +7,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import libvirt
 import pytest
 
-from tests.e2e.conftest import E2E_ROOT
+from tests.e2e.conftest import E2E_ROOT, remove_domain
 from tests.helpers import vmim
 from vmim.testbed.guest import TestGuest, make_root_tree
 from vmim.testbed.host import open_folder
@@ -55,16 +54,7 @@ console_log = {open_folder(base / "console") / "slot.log"}
 """)
         yield config
     finally:
-        conn = libvirt.open("qemu:///system")
-        try:
-            dom = conn.lookupByName(SLOT)
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-        except libvirt.libvirtError:
-            pass
-        finally:
-            conn.close()
+        remove_domain(SLOT)
         subprocess.run(["umount", str(base / "mnt")], capture_output=True, check=False)
         subprocess.run(["umount", str(fs)], check=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import require_root
+from tests.helpers import require_root, vmim
 from vmim import config
 from vmim.api import Manager
 from vmim.testbed.guest import make_disk
@@ -124,3 +124,44 @@ mount = mnt/tiny
                 ["umount", str(tmp_path / "mnt" / slot)], capture_output=True, check=False
             )
         subprocess.run(["losetup", "-d", loop], check=True)
+
+
+@dataclass
+class QcowHost:
+    base: Path
+    config: Path
+    images: Path
+    overlay: Path
+
+    def mountpoint(self) -> Path:
+        return self.base / "mnt" / "q"
+
+    def bases(self) -> list[Path]:
+        folder = self.images / ".bases"
+        return sorted(p for p in folder.iterdir() if p.name.startswith("sha256-"))
+
+
+def write_config(tmp_path: Path, images: Path) -> Path:
+    (tmp_path / "node.xml").write_text("<node/>\n")
+    cfg = tmp_path / "vmim.cfg"
+    cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
+                   f"statedir = state\nvmimages = {images}\nvmextracts = extracts\n"
+                   f"[vmim.vm.q]\nHostName = q\nstore_type = qcow2\n"
+                   f"HostDisk = slots/q.qcow2\npartition = 1\nmount = mnt/q\n"
+                   f"[vmim.vm.r]\nHostName = r\nstore_type = qcow2\n"
+                   f"HostDisk = slots/r.qcow2\npartition = 1\nmount = mnt/r\n")  # fmt: skip
+    (tmp_path / "extracts").mkdir(exist_ok=True)
+    return cfg
+
+
+@pytest.fixture
+def qhost(tmp_path: Path) -> Iterator[QcowHost]:
+    images = tmp_path / "images"
+    images.mkdir()
+    try:
+        yield QcowHost(
+            tmp_path, write_config(tmp_path, images), images, tmp_path / "slots" / "q.qcow2"
+        )
+    finally:
+        for slot in ("q", "r"):
+            vmim("release", slot, config=tmp_path / "vmim.cfg")

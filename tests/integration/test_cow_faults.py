@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import vmim
-from tests.integration.test_qcow2 import QcowHost, backing, import_disk, slot_tree, write_config
+from tests.integration.conftest import QcowHost, write_config
+from tests.integration.test_qcow2 import backing, import_disk, slot_tree
 from tests.integration.test_reflink import CowHost, _cow_host
 from tests.manifest import differences, manifest
 
@@ -54,18 +55,6 @@ def two_images(host_base: Path) -> tuple[Path, Path]:
         for i in range(40):
             (tree / "data" / f"{marker}{i}").write_bytes(os.urandom(4096))
     return a, b
-
-
-@pytest.fixture
-def qhost(tmp_path: Path) -> Iterator[QcowHost]:
-    images = tmp_path / "images"
-    images.mkdir()
-    try:
-        yield QcowHost(
-            tmp_path, write_config(tmp_path, images), images, tmp_path / "slots" / "q.qcow2"
-        )
-    finally:
-        vmim("release", "q", config=tmp_path / "vmim.cfg")
 
 
 def test_sigkill_during_a_qcow2_reset_leaves_the_old_disk_or_the_new(qhost: QcowHost) -> None:

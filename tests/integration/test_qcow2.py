@@ -5,56 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import vmim
+from tests.integration.conftest import QcowHost
 from tests.manifest import differences, manifest
 from tests.trees import rich_tree
-
-
-@dataclass
-class QcowHost:
-    base: Path
-    config: Path
-    images: Path
-    overlay: Path
-
-    def mountpoint(self) -> Path:
-        return self.base / "mnt" / "q"
-
-    def bases(self) -> list[Path]:
-        folder = self.images / ".bases"
-        return sorted(p for p in folder.iterdir() if p.name.startswith("sha256-"))
-
-
-def write_config(tmp_path: Path, images: Path) -> Path:
-    (tmp_path / "node.xml").write_text("<node/>\n")
-    cfg = tmp_path / "vmim.cfg"
-    cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
-                   f"statedir = state\nvmimages = {images}\nvmextracts = extracts\n"
-                   f"[vmim.vm.q]\nHostName = q\nstore_type = qcow2\n"
-                   f"HostDisk = slots/q.qcow2\npartition = 1\nmount = mnt/q\n"
-                   f"[vmim.vm.r]\nHostName = r\nstore_type = qcow2\n"
-                   f"HostDisk = slots/r.qcow2\npartition = 1\nmount = mnt/r\n")  # fmt: skip
-    (tmp_path / "extracts").mkdir(exist_ok=True)
-    return cfg
-
-
-@pytest.fixture
-def qhost(tmp_path: Path) -> Iterator[QcowHost]:
-    images = tmp_path / "images"
-    images.mkdir()
-    try:
-        yield QcowHost(
-            tmp_path, write_config(tmp_path, images), images, tmp_path / "slots" / "q.qcow2"
-        )
-    finally:
-        for slot in ("q", "r"):
-            vmim("release", slot, config=tmp_path / "vmim.cfg")
 
 
 def sha256(path: Path) -> str:

@@ -23,6 +23,13 @@ def mountpoint_for(slot: SlotConfig, statedir: Path) -> Path:
     return slot.mount if slot.mount is not None else statedir / "mnt" / slot.name
 
 
+# Backends whose disk is a file vmim replaces at each reset: what HostDisk names.
+_NEEDS_FILE = {
+    "reflink": "/path/on/xfs-or-btrfs/slot.img",
+    "qcow2": "/path/to/slot.qcow2 (the overlay)",
+}
+
+
 def disk_for(slot: SlotConfig, statedir: Path) -> Disk:
     mountpoint = mountpoint_for(slot, statedir)
     if slot.store_type == "partition":
@@ -47,22 +54,16 @@ def disk_for(slot: SlotConfig, statedir: Path) -> Disk:
                 "set HostDisk = /path/to/disk.img and partition = N",
             )
         return ImageDisk(slot, mountpoint)
-    if slot.store_type == "reflink":
+    if slot.store_type in _NEEDS_FILE:
         if slot.hostdisk is None:
             raise ConfigError(
-                f"{slot.where('store_type')}: slot '{slot.name}' has store_type reflink but "
-                "no 'HostDisk'",
-                "set HostDisk = /path/on/xfs-or-btrfs/slot.img (partition = N if partitioned)",
+                f"{slot.where('store_type')}: slot '{slot.name}' has store_type "
+                f"{slot.store_type} but no 'HostDisk'",
+                f"set HostDisk = {_NEEDS_FILE[slot.store_type]} (partition = N if partitioned)",
             )
+        if slot.store_type == "qcow2":
+            return Qcow2Disk(slot, mountpoint, statedir)
         return ReflinkDisk(slot, mountpoint)
-    if slot.store_type == "qcow2":
-        if slot.hostdisk is None:
-            raise ConfigError(
-                f"{slot.where('store_type')}: slot '{slot.name}' has store_type qcow2 but "
-                "no 'HostDisk'",
-                "set HostDisk = /path/to/slot.qcow2 (the overlay; partition = N if partitioned)",
-            )
-        return Qcow2Disk(slot, mountpoint, statedir)
     raise ConfigError(
         f"{slot.where('store_type')}: slot '{slot.name}': store_type {slot.store_type} "
         "is not supported by this version",

@@ -12,10 +12,11 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmim import mounts
+from vmim import atomic, mounts
 from vmim.disks.base import Disk, mount_options
 from vmim.errors import OperationError, ToolError
 from vmim.run import run
@@ -103,6 +104,26 @@ class ImageDisk(Disk):
 
     def _cleanup_stale(self) -> list[str]:
         return detach_stale_loops(self.disk)
+
+    def _replace_disk(self, make: Callable[[Path], object]) -> None:
+        """A new disk, made by ``make(temp)`` beside the old one and renamed over it.
+
+        Whatever kills the process, the slot holds the old disk or the new one.
+        """
+        self.release()
+        self.disk.parent.mkdir(parents=True, exist_ok=True)
+        for stale in atomic.stale_temps_of(self.disk):
+            stale.unlink()  # a reset killed before its rename
+        temp = atomic.temp_name(self.disk)
+        try:
+            make(temp)
+            with temp.open("rb") as written:
+                os.fsync(written.fileno())
+            temp.replace(self.disk)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        atomic.fsync_dir(self.disk.parent)
 
 
 def loop_mount(raw: Path, extent: Extent, mountpoint: Path, read_only: bool = False) -> None:

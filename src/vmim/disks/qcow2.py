@@ -9,10 +9,8 @@ filesystem is mounted through qemu-storage-daemon's raw view of the overlay
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from vmim import atomic
 from vmim.config import SlotConfig
 from vmim.disks import rawview
 from vmim.disks.image import ImageDisk, detach_stale_loops
@@ -60,23 +58,18 @@ class Qcow2Disk(ImageDisk):
                 f"{image} is not a base image; a qcow2 slot needs one that never changes",
                 f"make it one: vmim import NAME --from {image} --force",
             )
-        self.release()
-        self.disk.parent.mkdir(parents=True, exist_ok=True)
-        for stale in atomic.stale_temps_of(self.disk):
-            stale.unlink()  # a reset killed before its rename
-        temp = atomic.temp_name(self.disk)
-        fmt_name = "raw" if base.format == Format.RAW_DISK else "qcow2"
-        try:
-            run(
-                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt_name, "-b", base.path, temp],
-                timeout=60,
-            )
-            with temp.open("rb") as written:
-                os.fsync(written.fileno())
-            temp.replace(self.disk)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        atomic.fsync_dir(self.disk.parent)
+        backing_format = "raw" if base.format == Format.RAW_DISK else "qcow2"
+        create: list[str | Path] = [
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            backing_format,
+            "-b",
+            base.path,
+        ]
+        self._replace_disk(lambda temp: run([*create, temp], timeout=60))
         if meter is not None:
             meter(1, 1)

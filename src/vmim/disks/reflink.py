@@ -14,7 +14,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from vmim import atomic, mounts
+from vmim import mounts
 from vmim.disks.image import ImageDisk
 from vmim.errors import OperationError
 from vmim.images.formats import Format, detect
@@ -69,18 +69,7 @@ class ReflinkDisk(ImageDisk):
             # A tree image goes into the slot's filesystem as in any other slot.
             super().restore(image, quick=quick, meter=meter)
             return
-        self.release()
-        self.disk.parent.mkdir(parents=True, exist_ok=True)
-        for stale in atomic.stale_temps_of(self.disk):
-            stale.unlink()  # a reset killed before its rename
-        temp = atomic.temp_name(self.disk)
-        try:
-            clone(image, temp)
-            temp.replace(self.disk)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        atomic.fsync_dir(self.disk.parent)
+        self._replace_disk(lambda temp: clone(image, temp))
         if meter is not None:
             size = self.disk.stat().st_size
             meter(size, size)
