@@ -4,7 +4,8 @@ An XFS filesystem (reflink=1) on a loop device holds the image store and the slo
 disks. For each size, a raw disk image with every byte written (not sparse) becomes a
 base (``vmim import``); vmim's ``restore`` step (read from ``vmim --json deploy``) is
 timed for a ``qcow2`` slot (a new overlay on the base) and a ``reflink`` slot (a clone
-of the base), and set against ``cp --reflink=never`` of the same file. The ``rsync`` row
+of the base), and set against ``cp --reflink=never`` of the same file followed by
+``sync`` of the copy (vmim's reset is durable too: it fsyncs the new disk). The ``rsync`` row
 is a ``diskimage`` slot switched from an empty tree to a tree of that size (real files
 of incompressible data), which is the work a tree-based reset does. Targets: qcow2 and
 reflink resets under 0.1 s median and flat across sizes (16 GiB within 1.5x of 1 GiB).
@@ -80,6 +81,7 @@ def main() -> None:
                 subprocess.run(["sync"], check=True)
                 started = time.perf_counter()
                 run("cp", "--reflink=never", image, copy)
+                run("sync", copy)  # durable, as vmim's reset is (it fsyncs the new disk)
                 copies.append(time.perf_counter() - started)
                 copy.unlink()
             # The slots' disks go first: a clone and an overlay would keep the base's space.
