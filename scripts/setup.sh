@@ -16,7 +16,7 @@ packages=(
     libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
     qemu-utils libvirt-dev pkg-config gcc rsync tar zstd pigz gzip bzip2 cpio
     busybox-static fdisk mount util-linux e2fsprogs xfsprogs btrfs-progs attr acl
-    libxml2-utils
+    libxml2-utils qemu-system-common procps
 )
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null; then

@@ -19,7 +19,7 @@ from vmim import atomic, deploy, domainxml, exports, imports, locking, mounts, s
 from vmim import config as config_mod
 from vmim.config import Config, SlotConfig
 from vmim.deploy import DeployResult, DiskResult, StoreResult
-from vmim.disks import mountpoint_for
+from vmim.disks import disk_for, mountpoint_for
 from vmim.domainxml import DomainXml, DomainXmlError
 from vmim.errors import HypervisorError, OperationError, StateError, UsageError, VmimError
 from vmim.hypervisor import DomainState, Hypervisor
@@ -214,6 +214,13 @@ class Manager:
                 f"slot '{slot.name}' is dirty: '{record.operation}' stopped at {record.step} "
                 f"({record.since}); its disk may hold a half-written tree",
                 f"deploy it again, or 'vmim up --force {slot.name}' to boot it as it is",
+            )
+        disk = disk_for(slot, self.config.statedir) if slot.hostdisk is not None else None
+        if disk is not None and disk.made_by_deploy and not disk.domain_disk().exists():
+            raise StateError(
+                f"slot '{slot.name}' has no disk yet: {disk.domain_disk()} is made by its "
+                "first deploy",
+                f"run 'vmim deploy {slot.name} IMAGE' first",
             )
         self._ensure_defined(slot, before)
         if before == DomainState.PAUSED:

@@ -47,6 +47,7 @@ PACKAGES = {
     "mkfs.xfs": "xfsprogs",
     "mkfs.btrfs": "btrfs-progs",
     "qemu-img": "qemu-utils",
+    "qemu-storage-daemon": "qemu-system-common",
     "kpartx": "kpartx",
     "virsh": "libvirt-clients",
 }

@@ -200,3 +200,10 @@ def test_export_turns_a_disk_image_back_into_a_tree(qhost: QcowHost, fmt: str) -
     assert differences(manifest(source), {k: v for k, v in tree.items() if k != "lost+found"}) == []
     again = vmim("export", "disk", "tree", config=qhost.config)
     assert again.returncode == 1 and "add --force" in again.stderr
+
+
+def test_up_before_the_first_deploy_says_the_slot_has_no_disk_yet(qhost: QcowHost) -> None:
+    result = vmim("up", "q", config=qhost.config)
+    assert result.returncode == 1
+    assert f"slot 'q' has no disk yet: {qhost.overlay} is made by its first deploy" in result.stderr
+    assert "vmim deploy q IMAGE" in result.stderr

@@ -64,6 +64,8 @@ class Disk(ABC):
 
     # A qcow2 overlay needs an immutable base under it; a copy does not.
     needs_base = False
+    # The disk file is made by the first deploy (a clone or an overlay), not by the operator.
+    made_by_deploy = False
 
     def accepts(self, fmt: Format) -> bool:
         """Whether a deploy can put an image of ``fmt`` into this disk."""

@@ -23,6 +23,7 @@ from vmim.run import run
 
 class Qcow2Disk(ImageDisk):
     needs_base = True
+    made_by_deploy = True
 
     def __init__(self, slot: SlotConfig, mountpoint: Path, statedir: Path) -> None:
         super().__init__(slot, mountpoint)
