@@ -144,3 +144,39 @@ def test_a_full_filesystem_during_flatten_leaves_no_partial_base(tmp_path: Path)
     finally:
         vmim("release", "q", config=host.config)
         subprocess.run(["umount", str(images)], check=True)
+
+
+def test_sigkill_while_a_qcow2_slot_is_mounted_leaves_nothing_release_cannot_undo(
+    qhost: QcowHost,
+) -> None:
+    (qhost.base / "small").mkdir()
+    (qhost.base / "small" / "f").write_text("small\n")
+    import_disk(qhost, "golden", qhost.base / "small")
+    insert = qhost.base / "extracts" / "bulk"
+    insert.mkdir(parents=True)
+    chunk = os.urandom(1 << 20)
+    for i in range(40):
+        (insert / f"part{i:02d}").write_bytes(chunk[i:] + chunk[:i])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "vmim", "--config", str(qhost.config), "deploy", "q", "golden",
+         "--insert", "bulk"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    # Killed once the insert is being copied into the mounted overlay.
+    deadline = time.monotonic() + 30
+    target = f" {qhost.mountpoint()} "
+    while time.monotonic() < deadline and target not in Path("/proc/self/mountinfo").read_text():
+        time.sleep(0.002)
+    time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    listed = json.loads(vmim("--json", "list", "q", config=qhost.config).stdout)["slots"][0]
+    assert listed["dirty"] is True and listed["mounted"] == str(qhost.mountpoint())
+    refused = vmim("up", "q", config=qhost.config)
+    assert refused.returncode == 1 and "mounted" in refused.stderr
+
+    released = vmim("release", "q", config=qhost.config)
+    assert released.returncode == 0, released.stderr
+    assert "stopped qemu-storage-daemon" in released.stdout
+    again = vmim("deploy", "q", "golden", "--insert", "bulk", config=qhost.config)
+    assert again.returncode == 0, again.stderr
+    assert "bulk" not in slot_tree(qhost) and "part39" in slot_tree(qhost)

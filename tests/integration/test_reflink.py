@@ -183,3 +183,40 @@ def test_two_slots_of_one_xfs_image_mount_side_by_side(cow_host: CowHost) -> Non
         assert vmim("release", "twin", config=cow_host.config).returncode == 0
     finally:
         assert vmim("release", "cow", config=cow_host.config).returncode == 0
+
+
+def test_insert_extract_store_as_a_base_and_deploy_again(cow_host: CowHost) -> None:
+    source = rich_tree(cow_host.base / "source")
+    assert vmim("import", "golden", "--from", str(source), "--disk", "--size", "64M",
+                "--partitioned", config=cow_host.config).returncode == 0  # fmt: skip
+    golden = (cow_host.images / "golden.img").resolve()
+    before = digest(golden)
+    extracts = cow_host.base / "extracts"
+    (extracts / "extra" / "opt").mkdir(parents=True)
+    (extracts / "extra" / "opt" / "added").write_text("inserted\n")
+    config = cow_host.config.read_text().replace("[vmim.vm.cow]", f"vmextracts = {extracts}\n"
+                                                 "[vmim.vm.cow]")  # fmt: skip
+    cow_host.config.write_text(config)
+
+    deployed = vmim("deploy", "cow", "golden", "--insert", "extra", config=cow_host.config)
+    assert deployed.returncode == 0, deployed.stderr
+    tree = slot_tree(cow_host)
+    assert (
+        tree["opt/added"]
+        and differences(
+            manifest(source), {k: v for k, v in tree.items() if not k.startswith("opt")}
+        )
+        == []
+    )
+    assert vmim("extract", "cow", "/opt", "opt", config=cow_host.config).returncode == 0
+    assert (extracts / "opt.tar.zst").exists()
+
+    stored = vmim("--json", "store", "cow", "with-opt", "--format", "raw", config=cow_host.config)
+    assert stored.returncode == 0, stored.stderr
+    base = Path(json.loads(stored.stdout)["result"]["path"]).resolve()
+    assert base.name == f"sha256-{digest(base)}.raw"
+    assert vmim("deploy", "cow", "golden", config=cow_host.config).returncode == 0
+    assert "opt/added" not in slot_tree(cow_host)
+    assert vmim("deploy", "cow", "with-opt", config=cow_host.config).returncode == 0
+    assert "opt/added" in slot_tree(cow_host)
+    assert digest(golden) == before
