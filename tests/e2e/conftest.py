@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import require_libvirtd
 from vmim.testbed.guest import TestGuest
-from vmim.testbed.host import TestHost, make_host
+from vmim.testbed.host import TestHost, make_host, open_folder
 
 E2E_ROOT = Path("/var/tmp/vmim-e2e")
 
@@ -59,3 +59,33 @@ def remove_domain(name: str) -> None:
         pass
     finally:
         conn.close()
+
+
+def one_slot_config(
+    base: Path, guest: TestGuest, slot: str, store_type: str, disk: Path, images: Path
+) -> Path:
+    """A configuration of one slot booting the tiny guest from ``disk`` (partition 1)."""
+    config = base / "vmim.cfg"
+    config.write_text(f"""[vmim.local]
+vmemulator = qemu:///system
+statedir = {base / "state"}
+vmimages = {open_folder(images)}
+[vmim.vm.1]
+HostName = {slot}
+store_type = {store_type}
+HostDisk = {disk}
+partition = 1
+mount = {base / "mnt"}
+virt_type = qemu
+memory = 128
+kernel = {guest.kernel}
+initrd = {guest.initrd}
+cmdline = console=ttyS0 root=/dev/vda1 quiet
+console_log = {open_folder(base / "console") / "slot.log"}
+""")
+    return config
+
+
+def console(config: Path) -> str:
+    """What the slot of a ``one_slot_config`` printed on its serial console."""
+    return (config.parent / "console" / "slot.log").read_text(errors="replace")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import E2E_ROOT, remove_domain
+from tests.e2e.conftest import E2E_ROOT, console, one_slot_config, remove_domain
 from tests.helpers import vmim
 from vmim.testbed.guest import TestGuest, make_root_tree
 from vmim.testbed.host import open_folder
@@ -23,34 +23,14 @@ def qcow_host(guest: TestGuest) -> Iterator[Path]:
     if base.exists():
         shutil.rmtree(base)
     open_folder(base)
-    config = base / "vmim.cfg"
-    config.write_text(f"""[vmim.local]
-vmemulator = qemu:///system
-statedir = {base / "state"}
-vmimages = {open_folder(base / "images")}
-[vmim.vm.1]
-HostName = {SLOT}
-store_type = qcow2
-HostDisk = {open_folder(base / "slots") / "slot.qcow2"}
-partition = 1
-mount = {base / "mnt"}
-virt_type = qemu
-memory = 128
-kernel = {guest.kernel}
-initrd = {guest.initrd}
-cmdline = console=ttyS0 root=/dev/vda1 quiet
-console_log = {open_folder(base / "console") / "slot.log"}
-""")
+    disk = open_folder(base / "slots") / "slot.qcow2"
+    config = one_slot_config(base, guest, SLOT, "qcow2", disk, base / "images")
     try:
         yield config
     finally:
         remove_domain(SLOT)
         vmim("release", SLOT, config=config)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def console(config: Path) -> str:
-    return (config.parent / "console" / "slot.log").read_text(errors="replace")
 
 
 def test_qcow2_slot_boots_resets_and_stores(qcow_host: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import E2E_ROOT, remove_domain
+from tests.e2e.conftest import E2E_ROOT, console, one_slot_config, remove_domain
 from tests.helpers import vmim
 from vmim.testbed.guest import TestGuest, make_root_tree
 from vmim.testbed.host import open_folder
@@ -32,36 +32,15 @@ def xfs_host(guest: TestGuest) -> Iterator[Path]:
     subprocess.run(["mount", "-o", "loop", str(backing), str(fs)], check=True)
     try:
         fs.chmod(0o755)
-        open_folder(fs / "images")
         open_folder(fs / "slots")
-        config = base / "vmim.cfg"
-        config.write_text(f"""[vmim.local]
-vmemulator = qemu:///system
-statedir = {base / "state"}
-vmimages = {fs / "images"}
-[vmim.vm.1]
-HostName = {SLOT}
-store_type = reflink
-HostDisk = {fs / "slots" / "slot.img"}
-partition = 1
-mount = {base / "mnt"}
-virt_type = qemu
-memory = 128
-kernel = {guest.kernel}
-initrd = {guest.initrd}
-cmdline = console=ttyS0 root=/dev/vda1 quiet
-console_log = {open_folder(base / "console") / "slot.log"}
-""")
+        config = one_slot_config(base, guest, SLOT, "reflink", fs / "slots" / "slot.img",
+                                 fs / "images")  # fmt: skip
         yield config
     finally:
         remove_domain(SLOT)
         subprocess.run(["umount", str(base / "mnt")], capture_output=True, check=False)
         subprocess.run(["umount", str(fs)], check=True)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def console(config: Path) -> str:
-    return (config.parent / "console" / "slot.log").read_text(errors="replace")
 
 
 def test_reflink_slot_boots_resets_and_stores(xfs_host: Path) -> None:
