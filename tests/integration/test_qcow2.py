@@ -207,3 +207,44 @@ def test_up_before_the_first_deploy_says_the_slot_has_no_disk_yet(qhost: QcowHos
     assert result.returncode == 1
     assert f"slot 'q' has no disk yet: {qhost.overlay} is made by its first deploy" in result.stderr
     assert "vmim deploy q IMAGE" in result.stderr
+
+
+def test_a_qcow2_disk_file_is_imported_as_a_qcow2_base(qhost: QcowHost) -> None:
+    source = rich_tree(qhost.base / "source")
+    raw = import_disk(qhost, "golden", source).resolve()
+    outside = qhost.base / "golden.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(outside)],
+                   check=True)  # fmt: skip
+    imported = vmim("--json", "import", "q2", "--from", str(outside), config=qhost.config)
+    assert imported.returncode == 0, imported.stderr
+    result = json.loads(imported.stdout)["result"]
+    assert result["format"] == "qcow2" and result["path"] == str(qhost.images / "q2.qcow2")
+    assert (qhost.images / "q2.qcow2").resolve().name == f"sha256-{sha256(outside)}.qcow2"
+    assert vmim("deploy", "q", "q2", config=qhost.config).returncode == 0
+    assert differences(manifest(source), slot_tree(qhost)) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["store", "q", "x", "--format", "tar.zst", "--compress"], 2,
+         "--compress is for qcow2 images"),
+        (["export", "tree", "x"], 2, "image 'tree' is a directory image already"),
+        (["export", "golden", "x", "--partition", "9"], 2,
+         "image 'golden' has no partition 9 (partitions: 1)"),
+        (["remove", "nothing"], 2, "no image named 'nothing'"),
+        (["deploy", "q", "nothing"], 2, "no image named 'nothing'"),
+        (["mount", "q"], 1, "slot 'q': HostDisk"),
+    ],
+)  # fmt: skip
+def test_bad_input_gets_one_line_naming_the_thing(
+    qhost: QcowHost, args: list[str], code: int, says: str
+) -> None:
+    (qhost.images / "tree").mkdir()
+    (qhost.base / "t").mkdir()
+    import_disk(qhost, "golden", qhost.base / "t")
+    result = vmim(*args, config=qhost.config)
+    assert result.returncode == code, result.stderr
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1  # one line
+    assert not qhost.overlay.exists() and views_running() == []
