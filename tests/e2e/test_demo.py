@@ -30,3 +30,8 @@ def test_demo_deploys_boots_stores_and_resets() -> None:
     assert "vmim-guest: found /root/guest-wrote hello, written by the guest of demo-A" in out
     assert out.count("vmim-demo1: shut down") == 2
     assert '"image": "demo-A-after"' in out
+    # The copy-on-write part: a qcow2 slot on a disk image of demo-A.
+    assert "imported demo-disk (raw disk" in out
+    assert "vmim-demo-qcow2: deployed demo-disk and started" in out
+    assert out.count("vmim-guest: marker demo image A") == 3  # demo-A, demo-A-after, demo-disk
+    assert "vmim-demo-qcow2: shut down" in out

@@ -59,6 +59,7 @@ def clone(source: Path, target: Path) -> None:
 
 class ReflinkDisk(ImageDisk):
     made_by_deploy = True
+
     def describe(self) -> str:
         return "reflink " + super().describe()
 

@@ -1,7 +1,9 @@
-"""The demo: a host with one file-backed slot and the tiny guest, driven by ``vmim``.
+"""The demo: a host with file-backed slots and the tiny guest, driven by ``vmim``.
 
 It deploys an image, boots it and shows what the guest printed, stores what the
-guest left as a new image, resets the slot to another image and back again.
+guest left as a new image, resets the slot to another image and back again. Then
+it makes a disk image of the first image and resets a qcow2 slot to it: a new
+overlay on the image, whatever its size.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import sys
 from pathlib import Path
 
 from vmim.testbed.guest import TestGuest, make_root_tree
-from vmim.testbed.host import TestHost, make_host
+from vmim.testbed.host import TestHost, TestSlot, make_host
 
 DEFAULT_DIR = Path("/var/tmp/vmim-demo")
 SLOT = "vmim-demo1"
+COW_SLOT = "vmim-demo-qcow2"
 
 
 def _vmim(config: Path, *args: str) -> None:
@@ -27,9 +30,9 @@ def _vmim(config: Path, *args: str) -> None:
         raise SystemExit(result.returncode)
 
 
-def _console(host: TestHost) -> None:
-    print(f"--- what {SLOT} printed on its serial console ---")
-    lines = host.wait_console(SLOT).splitlines()
+def _console(host: TestHost, slot: str = SLOT) -> None:
+    print(f"--- what {slot} printed on its serial console ---")
+    lines = host.wait_console(slot).splitlines()
     print("\n".join(line for line in lines if "vmim-guest" in line))
     print("---", flush=True)
 
@@ -57,6 +60,41 @@ def run_demo(guest: TestGuest, base: Path) -> int:
         _vmim(host.config, "list")
         _vmim(host.config, "down", SLOT)
         _vmim(host.config, "--json", "list")
+        _add_qcow2_slot(host)
+        _vmim(host.config, "import", "demo-disk", "--from", str(base / "images" / "demo-A"),
+              "--disk", "--size", "64M", "--partitioned")  # fmt: skip
+        _vmim(host.config, "deploy", COW_SLOT, "demo-disk", "--up", "--wait-ready")
+        _console(host, COW_SLOT)
+        _vmim(host.config, "images")
+        _vmim(host.config, "down", COW_SLOT)
     finally:
         host.undefine()
     return 0
+
+
+def _add_qcow2_slot(host: TestHost) -> None:
+    """A second slot: a qcow2 overlay, made by its first deploy, on a disk image."""
+    slot = TestSlot(
+        COW_SLOT,
+        host.base / f"{COW_SLOT}.qcow2",
+        host.base / "mnt" / COW_SLOT,
+        host.base / "console" / f"{COW_SLOT}.log",
+        "console=ttyS0 root=/dev/vda1 quiet",
+    )
+    host.slots.append(slot)
+    with host.config.open("a", encoding="utf-8") as config:
+        config.write(f"""
+[vmim.vm.{COW_SLOT}]
+HostName = "{COW_SLOT}"
+store_type = "qcow2"
+HostDisk = "{slot.disk}"
+partition = 1
+mount = "{slot.mount}"
+console_log = "{slot.console_log}"
+cmdline = "{slot.cmdline}"
+""")
+    print(
+        f"\nadded to {host.config}:\n[vmim.vm.{COW_SLOT}] store_type = qcow2, HostDisk = "
+        f"{slot.disk}",
+        flush=True,
+    )
