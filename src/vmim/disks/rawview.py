@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmim import mounts
-from vmim.errors import OperationError
+from vmim.errors import OperationError, ToolError
 from vmim.run import run
 
 PROGRAM = "qemu-storage-daemon"
+FUSE_DEVICE = Path("/dev/fuse")
 STOP_SECONDS = 30.0
 
 
@@ -59,6 +60,11 @@ class RawView:
         if self.is_served():
             return self.view
         self.stop()
+        if not FUSE_DEVICE.exists():
+            raise ToolError(
+                f"{self.disk} is served through FUSE, and {FUSE_DEVICE} does not exist",
+                "load the fuse module (modprobe fuse); in a container, pass /dev/fuse in",
+            )
         self.view.parent.mkdir(parents=True, exist_ok=True)
         self.view.touch(mode=0o600)
         read_only, write = ("off", "on") if writable else ("on", "off")
