@@ -234,11 +234,9 @@ def _save_disk(
                  *(["-c"] if compress else []), source, scratch],
                 timeout=None,
             )  # fmt: skip
-            base = bases.adopt(scratch, fmt, store_root, meter)
-        except BaseException:
+            base = bases.publish(scratch, fmt, store_root, target, meter)
+        finally:
             scratch.unlink(missing_ok=True)
-            raise
-        bases.link(target, base, replace=target.exists() or target.is_symlink())
     for other in others:
         if other != target:
             atomic.remove(other)

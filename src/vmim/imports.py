@@ -53,11 +53,9 @@ def import_image(
                     diskimage.build(tree, scratch, diskimage.parse_size(size), fs, partitioned)
             else:
                 run(["cp", "--reflink=auto", "--sparse=always", source, scratch], timeout=None)
-            base = bases.adopt(scratch, fmt, root)
-        except BaseException:
+            bases.publish(scratch, fmt, root, target)
+        finally:
             scratch.unlink(missing_ok=True)
-            raise
-        bases.link(target, base, replace=target.exists() or target.is_symlink())
     else:
         with atomic.publishing(target, replace=force) as temp:
             if fmt == Format.DIRECTORY:

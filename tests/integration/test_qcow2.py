@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from tests.helpers import vmim
 from tests.integration.conftest import QcowHost
 from tests.manifest import differences, manifest
 from tests.trees import rich_tree
+from vmim.images import bases
 
 
 def sha256(path: Path) -> str:
@@ -248,3 +251,22 @@ def test_bad_input_gets_one_line_naming_the_thing(
     assert says in result.stderr
     assert result.stderr.count("\n") == 1  # one line
     assert not qhost.overlay.exists() and views_running() == []
+
+
+def test_gc_waits_while_a_base_is_being_added_or_put_under_a_slot(qhost: QcowHost) -> None:
+    (qhost.base / "t").mkdir()
+    import_disk(qhost, "golden", qhost.base / "t")
+    assert vmim("remove", "golden", config=qhost.config).returncode == 0
+    assert len(qhost.bases()) == 1  # no name points at it: garbage
+    # What an import between adopting and linking, or a deploy making an overlay, holds.
+    with bases.guarded(qhost.images / ".bases"):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "vmim", "--config", str(qhost.config), "gc"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1.0)
+        assert child.poll() is None, child.communicate()
+        assert len(qhost.bases()) == 1
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert "1 unreferenced file(s)" in out and qhost.bases() == []

@@ -14,7 +14,7 @@ from pathlib import Path
 from vmim.config import SlotConfig
 from vmim.disks import rawview
 from vmim.disks.image import ImageDisk, detach_stale_loops
-from vmim.errors import UsageError
+from vmim.errors import OperationError, UsageError
 from vmim.images import bases
 from vmim.images.formats import Format, detect
 from vmim.progress import Meter
@@ -71,6 +71,9 @@ class Qcow2Disk(ImageDisk):
             "-b",
             base.path,
         ]
-        self._replace_disk(lambda temp: run([*create, temp], timeout=60))
+        with bases.guarded(base.path.parent):
+            if not base.path.exists():
+                raise OperationError(f"base {base.path} of {image} is gone", "import it again")
+            self._replace_disk(lambda temp: run([*create, temp], timeout=60))
         if meter is not None:
             meter(1, 1)

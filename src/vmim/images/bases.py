@@ -14,10 +14,13 @@ filesystem.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +56,22 @@ class Base:
 
 def folder(store_root: Path) -> Path:
     return store_root / FOLDER
+
+
+@contextlib.contextmanager
+def guarded(bases_folder: Path, exclusive: bool = False) -> Iterator[None]:
+    """The bases folder's lock: shared to add a base or an overlay on one, exclusive to delete.
+
+    Without it, ``gc`` could find a base unused, then delete it just after a deploy
+    put a new overlay on it, or just before an import links its name to it.
+    """
+    bases_folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(bases_folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def parse(path: Path) -> Base | None:
@@ -161,6 +180,20 @@ def adopt(written: Path, fmt: Format, store_root: Path, meter: Meter | None = No
         written.rename(final)
         atomic.fsync_dir(final.parent)
     atomic.write_text(_checked_file(base), _stamp(final) + "\n")
+    return base
+
+
+def publish(
+    written: Path, fmt: Format, store_root: Path, name_path: Path, meter: Meter | None = None
+) -> Base:
+    """Adopt ``written`` as a base and point the store entry ``name_path`` at it.
+
+    Under the bases folder's shared lock, so that ``gc`` never sees the base between
+    the two steps, when no name points at it yet.
+    """
+    with guarded(folder(store_root)):
+        base = adopt(written, fmt, store_root, meter)
+        link(name_path, base, replace=name_path.exists() or name_path.is_symlink())
     return base
 
 

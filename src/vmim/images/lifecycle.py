@@ -90,33 +90,49 @@ def remove(cfg: Config, store: Store, name: str) -> Removed:
     """Remove image ``name``; refused while a slot's overlay reads the base it names."""
     path = store.find(name)
     base = bases.of_image(path)
-    if base is not None:
-        others = [n for n in _named(store).get(base.path, []) if store.find(n) != path]
-        slots = base_users(cfg).get(base.path, [])
-        if slots and not others:
-            raise OperationError(
-                f"image '{name}' is in use: slot(s) {', '.join(sorted(slots))} are overlays "
-                f"on its base {base.path.name}",
-                "deploy other images into them first, then remove it",
-            )
+    if base is None:
+        atomic.remove(path)
+        atomic.fsync_dir(path.parent)
+        return Removed(name, [str(path)], f"removed {store.kind} {name}")
+    with bases.guarded(base.path.parent, exclusive=True):
+        return _remove_base_name(cfg, store, name, path, base)
+
+
+def _remove_base_name(
+    cfg: Config, store: Store, name: str, path: Path, base: bases.Base
+) -> Removed:
+    others = [n for n in _named(store).get(base.path, []) if store.find(n) != path]
+    slots = base_users(cfg).get(base.path, [])
+    if slots and not others:
+        raise OperationError(
+            f"image '{name}' is in use: slot(s) {', '.join(sorted(slots))} are overlays "
+            f"on its base {base.path.name}",
+            "deploy other images into them first, then remove it",
+        )
     atomic.remove(path)
     atomic.fsync_dir(path.parent)
-    tail = " (its base goes at the next 'vmim gc')" if base is not None else ""
-    return Removed(name, [str(path)], f"removed {store.kind} {name}{tail}")
+    return Removed(
+        name, [str(path)], f"removed {store.kind} {name} (its base goes at the next 'vmim gc')"
+    )
 
 
 def gc(cfg: Config, store: Store, dry_run: bool = False) -> Collected:
     """Delete bases no name points at and no slot reads, and temporary files of dead writers."""
     if store.root is None or not store.root.is_dir():
         return Collected(dry_run=dry_run, message="nothing to collect")
+    with bases.guarded(bases.folder(store.root), exclusive=True):
+        return _collect(cfg, store, store.root, dry_run)
+
+
+def _collect(cfg: Config, store: Store, root: Path, dry_run: bool) -> Collected:
     named = _named(store)
     users = base_users(cfg)
     removed: list[str] = []
     kept: list[str] = []
     freed = 0
-    folder = bases.folder(store.root)
-    garbage = atomic.stale_temps(store.root) + atomic.stale_temps(folder)
-    for base in bases.all_bases(store.root):
+    folder = bases.folder(root)
+    garbage = atomic.stale_temps(root) + atomic.stale_temps(folder)
+    for base in bases.all_bases(root):
         if base.path in named or base.path in users:
             kept.append(base.path.name)
         else:
@@ -131,7 +147,7 @@ def gc(cfg: Config, store: Store, dry_run: bool = False) -> Collected:
             atomic.remove(path)
             bases.forget(path)
     if removed and not dry_run:
-        atomic.fsync_dir(folder if folder.is_dir() else store.root)
+        atomic.fsync_dir(folder if folder.is_dir() else root)
     verb = "would free" if dry_run else "freed"
     return Collected(
         removed=removed,
