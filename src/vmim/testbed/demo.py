@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from vmim.testbed.guest import TestGuest, make_root_tree
-from vmim.testbed.host import TestHost, TestSlot, make_host
+from vmim.testbed.host import TestHost, TestSlot, make_host, slot_section
 
 DEFAULT_DIR = Path("/var/tmp/vmim-demo")
 SLOT = "vmim-demo1"
@@ -83,16 +83,7 @@ def _add_qcow2_slot(host: TestHost) -> None:
     )
     host.slots.append(slot)
     with host.config.open("a", encoding="utf-8") as config:
-        config.write(f"""
-[vmim.vm.{COW_SLOT}]
-HostName = "{COW_SLOT}"
-store_type = "qcow2"
-HostDisk = "{slot.disk}"
-partition = 1
-mount = "{slot.mount}"
-console_log = "{slot.console_log}"
-cmdline = "{slot.cmdline}"
-""")
+        config.write(slot_section(slot, "qcow2"))
     print(
         f"\nadded to {host.config}:\n[vmim.vm.{COW_SLOT}] store_type = qcow2, HostDisk = "
         f"{slot.disk}",

@@ -67,6 +67,20 @@ class TestHost:
             conn.close()
 
 
+def slot_section(slot: TestSlot, store_type: str) -> str:
+    """The configuration section of ``slot``, booting partition 1 of its disk."""
+    return f"""
+[vmim.vm.{slot.name}]
+HostName = "{slot.name}"
+store_type = "{store_type}"
+HostDisk = "{slot.disk}"
+partition = 1
+mount = "{slot.mount}"
+console_log = "{slot.console_log}"
+cmdline = "{slot.cmdline}"
+"""
+
+
 def open_folder(path: Path) -> Path:
     """Create ``path`` readable by libvirt's qemu user (it does not run as root)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -95,18 +109,7 @@ def make_host(
         console_log = open_folder(base / "console") / f"{name}.log"
         cmdline = f"console=ttyS0 root=/dev/vda1 quiet {cmdline_extra}".strip()
         slots.append(TestSlot(name, disk, mount, console_log, cmdline))
-        sections.append(
-            f"""
-[vmim.vm.{name}]
-HostName = "{name}"
-store_type = "diskimage"
-HostDisk = "{disk}"
-partition = 1
-mount = "{mount}"
-console_log = "{console_log}"
-cmdline = "{cmdline}"
-"""
-        )
+        sections.append(slot_section(slots[-1], "diskimage"))
     config = base / "vmim.cfg"
     config.write_text(
         f"""# A vmim host made by vmim.testbed.
