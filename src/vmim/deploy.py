@@ -27,8 +27,8 @@ from vmim.errors import OperationError, StateError, UsageError, VmimError
 from vmim.images import bases, trees
 from vmim.images.formats import Format, detect, writable
 from vmim.images.store import Store, check_name
-from vmim.progress import Meter
-from vmim.run import run
+from vmim.progress import Meter, qemu_img_parser
+from vmim.run import run, run_metered
 
 if TYPE_CHECKING:
     from vmim.api import Manager
@@ -229,11 +229,16 @@ def _save_disk(
         scratch = bases.scratch(store_root, name)
         try:
             out_fmt = "qcow2" if fmt == Format.QCOW2 else "raw"
-            run(
-                ["qemu-img", "convert", "-f", disk.domain_format(), "-O", out_fmt,
-                 *(["-c"] if compress else []), source, scratch],
-                timeout=None,
-            )  # fmt: skip
+            convert: list[str | Path] = [
+                "qemu-img", "convert", "-f", disk.domain_format(), "-O", out_fmt,
+                *(["-c"] if compress else []), source, scratch,
+            ]  # fmt: skip
+            if meter is None:
+                run(convert, timeout=None)
+            else:
+                size = bases.virtual_size(source)
+                run_metered([*convert[:2], "-p", *convert[2:]], meter, size,
+                            parse=qemu_img_parser(size))  # fmt: skip
             base = bases.publish(scratch, fmt, store_root, target, meter)
         finally:
             scratch.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 Meter = Callable[[int, int | None], None]
 
 _PROGRESS2 = re.compile(rb"^\s*([\d,]+)\s+(\d+)%")
+_QEMU_IMG = re.compile(rb"^\s*\((\d+(?:\.\d+)?)/100%\)")
 
 
 def bytes_read(pid: int) -> int | None:
@@ -37,3 +38,15 @@ def parse_rsync(chunk: bytes) -> tuple[int, int | None] | None:
     percent = int(match.group(2))
     total = done * 100 // percent if percent else None
     return done, total
+
+
+def qemu_img_parser(size: int) -> Callable[[bytes], tuple[int, int | None] | None]:
+    """A parser of ``qemu-img convert -p`` lines ("    (42.00/100%)") for a disk of ``size``."""
+
+    def parse(chunk: bytes) -> tuple[int, int | None] | None:
+        match = _QEMU_IMG.match(chunk)
+        if match is None:
+            return None
+        return int(float(match.group(1)) * size / 100), size
+
+    return parse

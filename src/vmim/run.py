@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vmim.errors import ToolError
@@ -119,12 +119,21 @@ def run(
 
 
 def run_metered(
-    argv: Sequence[str | os.PathLike[str]], meter: Meter, total: int | None = None
+    argv: Sequence[str | os.PathLike[str]],
+    meter: Meter,
+    total: int | None = None,
+    parse: Callable[[bytes], tuple[int, int | None] | None] | None = None,
 ) -> None:
-    """Run rsync with ``--info=progress2`` appended, feeding its progress to ``meter``."""
+    """Run a tool that reports progress on stdout, feeding it to ``meter``.
+
+    By default ``argv`` is rsync, run with ``--info=progress2``; otherwise ``parse``
+    reads one progress line of the tool (lines end in CR or LF).
+    """
     args = [os.fspath(a) for a in argv]
     args[0] = which(args[0])
-    args.insert(1, "--info=progress2")
+    if parse is None:
+        parse = parse_rsync
+        args.insert(1, "--info=progress2")
     log.debug("run: %s", shlex.join(args))
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen(
@@ -142,7 +151,7 @@ def run_metered(
                 pending += chunk
                 *lines, pending = re.split(rb"[\r\n]", pending)
                 for line in lines:
-                    parsed = parse_rsync(line)
+                    parsed = parse(line)
                     if parsed:
                         meter(parsed[0], total or parsed[1])
             code = child.wait()

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import vmim
-from tests.integration.conftest import Host
+from tests.integration.conftest import Host, QcowHost
 
 BYTES_AND_RATE = re.compile(r"\d+(\.\d+)?/\d+(\.\d+)? [kMG]?B\S* +\d+(\.\d+)? [KMG]i?B/s")
 
 
-def on_a_terminal(host: Host, *args: str) -> str:
+def on_a_terminal(host: Host | QcowHost, *args: str) -> str:
     """Run vmim with a pseudo-terminal as stdout and stderr; return what it showed."""
     controller, terminal = pty.openpty()
     child = subprocess.Popen(
@@ -81,3 +81,14 @@ def test_a_parallel_deploy_shows_one_display_with_a_bar_per_slot(host: Host) -> 
     assert "deploy mid to blk" in shown and "deploy mid to img" in shown
     assert BYTES_AND_RATE.search(shown), shown[-2000:]
     assert "blk: deployed mid" in shown and "img: deployed mid" in shown
+
+
+def test_flattening_a_qcow2_slot_shows_bytes_and_rate(qhost: QcowHost) -> None:
+    (qhost.base / "t").mkdir()
+    imported = vmim("import", "golden", "--from", str(qhost.base / "t"), "--disk", "--size",
+                    "64M", "--partitioned", config=qhost.config)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert vmim("deploy", "q", "golden", config=qhost.config).returncode == 0
+    shown = on_a_terminal(qhost, "store", "q", "flat")
+    assert BYTES_AND_RATE.search(shown), shown[-2000:]
+    assert "q: stored image flat (qcow2 base sha256:" in shown

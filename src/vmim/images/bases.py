@@ -236,3 +236,12 @@ def backing_file(overlay: Path) -> Path | None:
     if not path.is_absolute():
         path = overlay.parent / path
     return Path(os.path.realpath(path))
+
+
+def virtual_size(disk: Path) -> int:
+    """The guest-visible size of a raw or qcow2 disk (a qcow2 header holds it at offset 24)."""
+    with disk.open("rb") as stream:
+        header = stream.read(32)
+    if header[:4] == b"QFI\xfb" and len(header) == 32:
+        return int.from_bytes(header[24:32], "big")
+    return disk.stat().st_size
