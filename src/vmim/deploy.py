@@ -26,7 +26,7 @@ from vmim.domainxml import console_log
 from vmim.errors import OperationError, StateError, UsageError, VmimError
 from vmim.images import bases, trees
 from vmim.images.formats import Format, detect, writable
-from vmim.images.store import Store, check_name
+from vmim.images.store import Store
 from vmim.progress import Meter, qemu_img_parser
 from vmim.run import run, run_metered
 
@@ -211,13 +211,9 @@ def _save_disk(
         )
     if compress and fmt != Format.QCOW2:
         raise UsageError("--compress is for qcow2 images", "add --format qcow2")
-    store_root = manager.images.root_path()
-    target = store_root / (check_name(name) + bases.NAME_SUFFIX[fmt])
-    others = manager.images.existing(name)
-    if others and not force:
-        raise OperationError(
-            f"image '{name}' exists already ({others[0]})", "add --force to replace it"
-        )
+    target = manager.images.target(name, fmt)
+    store_root = target.parent
+    others = manager.images.claim(name, force)
     with manager.lease(slot):
         _require_stopped(manager, slot, "store from it")
         if not source.exists():
@@ -242,9 +238,7 @@ def _save_disk(
             base = bases.publish(scratch, fmt, store_root, target, meter)
         finally:
             scratch.unlink(missing_ok=True)
-    for other in others:
-        if other != target:
-            atomic.remove(other)
+    manager.images.drop_replaced(others, target)
     return StoreResult(
         slot.name,
         name,
@@ -286,11 +280,7 @@ def _save(
     meter: Meter | None = None,
 ) -> StoreResult:
     target = store_.target(name, fmt)
-    others = store_.existing(name)
-    if others and not force:
-        raise OperationError(
-            f"{store_.kind} '{name}' exists already ({others[0]})", "add --force to replace it"
-        )
+    others = store_.claim(name, force)
     disk = disk_for(slot, manager.config.statedir)
     with manager.lease(slot):
         _require_stopped(manager, slot, f"{action} from it")
@@ -298,9 +288,7 @@ def _save(
             atomic.remove(stale)
         with _mounted(disk) as mountpoint, atomic.publishing(target, replace=force) as temp:
             trees.capture(mountpoint, inside, fmt, temp, meter)
-    for other in others:
-        if other != target:
-            atomic.remove(other)  # the same name in another format, now replaced
+    store_.drop_replaced(others, target)
     size = store_.describe(target).size
     return StoreResult(
         slot.name,

@@ -12,7 +12,7 @@ from vmim import atomic, mounts
 from vmim.deploy import StoreResult
 from vmim.disks import rawview
 from vmim.disks.image import Extent, loop_mount, partitions
-from vmim.errors import OperationError, UsageError
+from vmim.errors import UsageError
 from vmim.images import bases, trees
 from vmim.images.formats import Format, detect, writable
 from vmim.progress import Meter
@@ -82,11 +82,7 @@ def export_image(
         raise UsageError(f"image '{image}' is a {fmt.value} image already, not a disk image")
     out = writable(fmt_name)
     target = store_.target(name, out)
-    others = store_.existing(name)
-    if others and not force:
-        raise OperationError(
-            f"image '{name}' exists already ({others[0]})", "add --force to replace it"
-        )
+    others = store_.claim(name, force)
     base = bases.of_image(path)
     if base is not None:
         bases.verify(base)
@@ -96,9 +92,7 @@ def export_image(
         atomic.publishing(target, replace=force) as temp,
     ):
         trees.capture(tree, PurePosixPath("."), out, temp, meter)
-    for other in others:
-        if other != target:
-            atomic.remove(other)
+    store_.drop_replaced(others, target)
     size = store_.describe(target).size
     return StoreResult(
         "",

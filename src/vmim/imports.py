@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from vmim import atomic
 from vmim.deploy import StoreResult
-from vmim.errors import OperationError, UsageError
+from vmim.errors import UsageError
 from vmim.images import bases, diskimage, trees
 from vmim.images.formats import SUFFIXES, Format, detect
 from vmim.images.store import check_name
@@ -35,17 +35,13 @@ def import_image(
     store_ = manager.images
     fmt = Format.RAW_DISK if disk else detect(source)
     if fmt.is_disk:
-        target = store_.root_path() / (check_name(name) + bases.NAME_SUFFIX[fmt])
+        target = store_.target(name, fmt)
     else:
         target = store_.root_path() / (check_name(name) + _suffix(source, fmt))
-    others = store_.existing(name)
-    if others and not force:
-        raise OperationError(
-            f"image '{name}' exists already ({others[0]})", "add --force to replace it"
-        )
+    others = store_.claim(name, force)
     if fmt.is_disk:
         # Disk images become bases: written under a temporary name, named by digest.
-        root = store_.root_path()
+        root = target.parent
         scratch = bases.scratch(root, name)
         try:
             if disk:
@@ -64,9 +60,7 @@ def import_image(
                 run([*trees.RSYNC, f"{source}/", f"{temp}/"], timeout=None)
             else:
                 run(["cp", "--reflink=auto", "--sparse=always", source, temp], timeout=None)
-    for other in others:
-        if other != target:
-            atomic.remove(other)
+    store_.drop_replaced(others, target)
     described = store_.describe(target)
     return StoreResult(
         "",

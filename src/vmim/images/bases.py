@@ -36,7 +36,6 @@ _CHUNK = 4 << 20
 # Parallel deploys of one image check its base once, not once per thread.
 _VERIFYING = threading.Lock()
 SUFFIX = {Format.RAW_DISK: ".raw", Format.QCOW2: ".qcow2"}
-NAME_SUFFIX = {Format.RAW_DISK: ".img", Format.QCOW2: ".qcow2"}
 
 
 class CorruptBaseError(OperationError):

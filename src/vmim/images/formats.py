@@ -72,6 +72,7 @@ SUFFIX_OF = {
     Format.TAR_GZ: ".tar.gz",
     Format.DIRECTORY: "",
     Format.RAW_DISK: ".img",
+    Format.QCOW2: ".qcow2",
 }
 
 _QCOW2 = b"QFI\xfb"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vmim import atomic
 from vmim.atomic import TEMP_MARK
 from vmim.errors import OperationError, UsageError
 from vmim.images.formats import SUFFIX_OF, SUFFIXES, Format, detect
@@ -125,5 +126,24 @@ class Store:
         root.mkdir(parents=True, exist_ok=True)
         return root / (check_name(name, self.kind) + SUFFIX_OF[fmt])
 
+    def paths(self) -> list[Path]:
+        """Every entry of the store, without looking inside (cheap, unlike ``all``)."""
+        return self._entries()
+
     def existing(self, name: str) -> list[Path]:
         return [p for p in self._entries() if base_name(p.name) == name or p.name == name]
+
+    def claim(self, name: str, force: bool) -> list[Path]:
+        """The entries ``name`` already has (in any format); refused unless ``force``."""
+        others = self.existing(name)
+        if others and not force:
+            raise OperationError(
+                f"{self.kind} '{name}' exists already ({others[0]})", "add --force to replace it"
+            )
+        return others
+
+    def drop_replaced(self, others: list[Path], target: Path) -> None:
+        """Remove what ``claim`` found, now that ``target`` holds ``name`` in its new format."""
+        for other in others:
+            if other != target:
+                atomic.remove(other)
