@@ -92,7 +92,7 @@ class RawView:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + STOP_SECONDS
-            while Path(f"/proc/{pid}").exists() and self._alive(pid):
+            while self._alive(pid):
                 if time.monotonic() > deadline:
                     raise OperationError(
                         f"{PROGRAM} (pid {pid}) serving {self.disk} did not stop within "

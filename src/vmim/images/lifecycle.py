@@ -46,13 +46,13 @@ def base_users(cfg: Config) -> dict[Path, list[str]]:
     return users
 
 
-def _named(store: Store) -> dict[Path, list[str]]:
-    """Base path -> the image names that point at it."""
-    named: dict[Path, list[str]] = {}
-    for image in store.all():
-        base = bases.of_image(image.path)
+def _named(store: Store) -> dict[Path, list[Path]]:
+    """Base path -> the store entries (image names) that point at it."""
+    named: dict[Path, list[Path]] = {}
+    for entry in store.paths():
+        base = bases.of_image(entry)
         if base is not None:
-            named.setdefault(base.path, []).append(image.name)
+            named.setdefault(base.path, []).append(entry)
     return named
 
 
@@ -62,27 +62,21 @@ def describe(cfg: Config, store: Store) -> list[Image]:
         return []
     users = base_users(cfg)
     found = []
+    named = set()
     for image in store.all():
         base = bases.of_image(image.path)
         if base is None:
             found.append(image)
             continue
+        named.add(base.path)
         found.append(replace(image, base=base.short, used_by=users.get(base.path, [])))
-    named = _named(store)
     for base in bases.all_bases(store.root):
         if base.path not in named:
+            unnamed = replace(store.describe(base.path), name=base.short, kind="base")
             found.append(
-                Image(
-                    name=base.short,
-                    path=base.path,
-                    format=base.format.value,
-                    size=base.path.stat().st_size,
-                    modified=store.describe(base.path).modified,
-                    kind="base",
-                    base=base.short,
-                    used_by=users.get(base.path, []),
-                )
-            )
+                replace(unnamed, format=base.format.value, base=base.short,
+                        used_by=users.get(base.path, []))
+            )  # fmt: skip
     return found
 
 
@@ -101,7 +95,7 @@ def remove(cfg: Config, store: Store, name: str) -> Removed:
 def _remove_base_name(
     cfg: Config, store: Store, name: str, path: Path, base: bases.Base
 ) -> Removed:
-    others = [n for n in _named(store).get(base.path, []) if store.find(n) != path]
+    others = [p for p in _named(store).get(base.path, []) if p != path]
     slots = base_users(cfg).get(base.path, [])
     if slots and not others:
         raise OperationError(
