@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import vmim
-from tests.integration.conftest import mkfs_file
 from tests.manifest import differences, manifest
 from tests.trees import rich_tree
 
@@ -116,34 +115,21 @@ def test_a_tree_image_goes_into_a_reflink_slot_too(cow_host: CowHost) -> None:
     assert differences(manifest(tree), slot_tree(cow_host)) == []
 
 
-def test_reflink_on_ext4_is_refused_naming_the_filesystem(tmp_path: Path) -> None:
-    host = next(_cow_host_ext4(tmp_path))
-    try:
-        (host.base / "tree").mkdir()
-        assert vmim("import", "golden", "--from", str(host.base / "tree"), "--disk", "--size",
-                    "16M", config=host.config).returncode == 0  # fmt: skip
-        result = vmim("deploy", "cow", "golden", config=host.config)
-        assert result.returncode == 1
-        assert f"ext4 at {host.base / 'fs'} cannot share extents (reflink)" in result.stderr
-        assert "store_type = qcow2" in result.stderr
-        assert not (host.base / "fs" / "slots" / "cow.img").exists()  # no silent full copy
-    finally:
-        subprocess.run(["umount", str(host.base / "fs")], check=True)
+@pytest.fixture
+def ext4_host(tmp_path: Path) -> Iterator[CowHost]:
+    yield from _cow_host(tmp_path, "ext4")
 
 
-def _cow_host_ext4(tmp_path: Path) -> Iterator[CowHost]:
-    backing = mkfs_file(tmp_path / "ext4.fs", 256)
-    store_fs = tmp_path / "fs"
-    store_fs.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(backing), str(store_fs)], check=True)
-    (store_fs / "images").mkdir()
-    (tmp_path / "node.xml").write_text("<node/>\n")
-    cfg = tmp_path / "vmim.cfg"
-    cfg.write_text(f"[vmim.local]\nvmemulator = test://{tmp_path / 'node.xml'}\n"
-                   f"statedir = state\nvmimages = {store_fs / 'images'}\n"
-                   f"[vmim.vm.cow]\nHostName = cow\nstore_type = reflink\n"
-                   f"HostDisk = {store_fs / 'slots' / 'cow.img'}\nmount = mnt/cow\n")  # fmt: skip
-    yield CowHost(tmp_path, cfg, store_fs / "images")
+def test_reflink_on_ext4_is_refused_naming_the_filesystem(ext4_host: CowHost) -> None:
+    host = ext4_host
+    (host.base / "tree").mkdir()
+    assert vmim("import", "golden", "--from", str(host.base / "tree"), "--disk", "--size",
+                "16M", config=host.config).returncode == 0  # fmt: skip
+    result = vmim("deploy", "cow", "golden", config=host.config)
+    assert result.returncode == 1
+    assert f"ext4 at {host.base / 'fs'} cannot share extents (reflink)" in result.stderr
+    assert "store_type = qcow2" in result.stderr
+    assert not (host.base / "fs" / "slots" / "cow.img").exists()  # no silent full copy
 
 
 def test_a_disk_image_into_a_tree_slot_is_refused_before_anything(tmp_path: Path) -> None:
